@@ -1,0 +1,165 @@
+"""Project files (.vrig): a Take saved as a zip archive of ``project.json`` and ``base.npy``.
+
+Every file carries a schema version. Older files load through the upgrade steps in ``UPGRADES`` (version n -> n+1,
+applied in turn); files from a newer version, or damaged files, give a ProjectFileError that says so. Saves are
+atomic: the previous file stays intact until the new one is complete on disk.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+from app import __version__
+from app.core.atomic import atomic_write
+from app.core.keys import Keys
+from app.core.rig import RigSpec, load_rig
+from app.core.take import AudioRef, EmotionKey, GenerationMeta, Lock, Take
+
+PROJECT_SUFFIX = ".vrig"
+FORMAT = "vasa-rig/project"
+SCHEMA_VERSION = 1
+MANIFEST = "project.json"
+BASE_ARRAY = "base.npy"
+
+# version -> function upgrading a manifest dict of that version to version + 1.
+UPGRADES: dict[int, Callable[[dict], dict]] = {}
+
+
+class ProjectFileError(Exception):
+    """A project file cannot be read: corrupt, not a project, or written by a newer version."""
+
+
+def save_project(take: Take, path: str | Path) -> Path:
+    path = Path(path)
+    manifest = take_to_manifest(take)
+    if take.audio is not None:
+        # Keep a path relative to the project too, so a project folder moved with its audio still opens.
+        try:
+            rel = Path(take.audio.path).resolve().relative_to(path.resolve().parent)
+            manifest["audio"]["relative_path"] = rel.as_posix()
+        except ValueError:
+            pass
+    buf = io.BytesIO()
+    np.save(buf, np.ascontiguousarray(take.base, dtype=np.float32), allow_pickle=False)
+    with atomic_write(path, "wb") as fh:
+        with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+            zf.writestr(MANIFEST, json.dumps(manifest, indent=1))
+            zf.writestr(BASE_ARRAY, buf.getvalue())
+    return path
+
+
+def load_project(path: str | Path, rig: RigSpec | None = None) -> Take:
+    path = Path(path)
+    if not path.exists():
+        raise ProjectFileError(f"project file not found: {path}")
+    try:
+        with zipfile.ZipFile(path, "r") as zf:
+            names = set(zf.namelist())
+            if MANIFEST not in names or BASE_ARRAY not in names:
+                raise ProjectFileError(f"{path.name} is not a VASA-Rig project (missing {MANIFEST} or {BASE_ARRAY})")
+            manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
+            base = np.load(io.BytesIO(zf.read(BASE_ARRAY)), allow_pickle=False)
+    except ProjectFileError:
+        raise
+    except zipfile.BadZipFile:
+        raise ProjectFileError(f"{path.name} is damaged or not a VASA-Rig project (not a valid archive)") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ProjectFileError(f"{path.name}: the project description is damaged ({exc})") from None
+    except (ValueError, OSError, EOFError, zipfile.LargeZipFile) as exc:
+        raise ProjectFileError(f"{path.name}: cannot read the project ({exc})") from None
+    manifest = upgrade_manifest(manifest, path.name)
+    audio = manifest.get("audio")
+    if isinstance(audio, dict) and audio.get("relative_path") and not Path(str(audio.get("path"))).exists():
+        candidate = path.resolve().parent / audio["relative_path"]
+        if candidate.exists():
+            audio["path"] = str(candidate)
+    try:
+        return manifest_to_take(manifest, base, rig)
+    except ProjectFileError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        raise ProjectFileError(f"{path.name}: the project is damaged or inconsistent ({exc})") from None
+
+
+def upgrade_manifest(manifest: object, label: str = "project") -> dict:
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
+        raise ProjectFileError(f"{label} is not a VASA-Rig project")
+    version = manifest.get("schema_version")
+    if not isinstance(version, int) or version < 0:
+        raise ProjectFileError(f"{label}: invalid schema version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise ProjectFileError(
+            f"{label} was saved by a newer VASA-Rig Studio (project schema {version}; this version reads up to "
+            f"{SCHEMA_VERSION}). Update the application to open it.")
+    while version < SCHEMA_VERSION:
+        step = UPGRADES.get(version)
+        if step is None:
+            raise ProjectFileError(f"{label}: no upgrade from project schema {version}")
+        manifest = step(dict(manifest))
+        version += 1
+        manifest["schema_version"] = version
+    return manifest
+
+
+def take_to_manifest(take: Take) -> dict:
+    m = take.meta
+    return {
+        "format": FORMAT,
+        "schema_version": SCHEMA_VERSION,
+        "app_version": __version__,
+        "name": take.name,
+        "fps": take.fps,
+        "num_frames": take.num_frames,
+        "channels": take.rig.channel_names,
+        "audio": None if take.audio is None else {
+            "path": take.audio.path, "sha256": take.audio.sha256,
+            "duration": take.audio.duration, "sample_rate": take.audio.sample_rate},
+        "meta": {
+            "engine": m.engine, "seed": m.seed,
+            "emotion_keys": [[k.time, k.emotion, k.intensity] for k in m.emotion_keys],
+            "gaze": list(m.gaze), "eye_contact": m.eye_contact, "head_distance": m.head_distance,
+            "articulation": m.articulation, "transcript": m.transcript, "extra": m.extra,
+        },
+        "edits": {take.rig.channel_names[ch]: k.to_json() for ch, k in sorted(take.edits.items())},
+        "locks": [{"start": lk.start, "end": lk.end,
+                   "channels": None if lk.channels is None else [take.rig.channel_names[c] for c in lk.channels]}
+                  for lk in take.locks],
+    }
+
+
+def manifest_to_take(manifest: dict, base: np.ndarray, rig: RigSpec | None = None) -> Take:
+    rig = rig or load_rig()
+    channels = list(manifest["channels"])
+    if base.ndim != 2 or base.shape[1] != len(channels) or base.shape[0] != int(manifest["num_frames"]):
+        raise ProjectFileError(f"curve array shape {base.shape} does not match the project description")
+    # Map stored channels by name, so a file survives a change of channel order; unknown channels are refused
+    # rather than dropped silently.
+    unknown = [c for c in channels if c not in rig.channel_names]
+    if unknown:
+        raise ProjectFileError(f"project uses channels this rig does not have: {', '.join(unknown[:5])}")
+    full = rig.rest_curves(base.shape[0])
+    full[:, [rig.index(c) for c in channels]] = base
+    a = manifest.get("audio")
+    audio = None if a is None else AudioRef(str(a["path"]), str(a["sha256"]), float(a["duration"]),
+                                            int(a["sample_rate"]))
+    md = manifest.get("meta", {})
+    meta = GenerationMeta(
+        engine=str(md.get("engine", "none")), seed=int(md.get("seed", 0)),
+        emotion_keys=tuple(EmotionKey(float(t), str(e), float(i)) for t, e, i in md.get("emotion_keys", []))
+        or GenerationMeta().emotion_keys,
+        gaze=tuple(float(v) for v in md.get("gaze", (0.0, 0.0))),
+        eye_contact=float(md.get("eye_contact", 1.0)), head_distance=float(md.get("head_distance", 60.0)),
+        articulation=float(md.get("articulation", 1.0)), transcript=md.get("transcript"),
+        extra=dict(md.get("extra", {})))
+    edits = {rig.index(name): Keys.from_json(rows) for name, rows in manifest.get("edits", {}).items()}
+    locks = [Lock(int(lk["start"]), int(lk["end"]),
+                  None if lk.get("channels") is None else tuple(rig.index(c) for c in lk["channels"]))
+             for lk in manifest.get("locks", [])]
+    return Take(full, fps=float(manifest["fps"]), name=str(manifest.get("name", "take")), rig=rig, audio=audio,
+                meta=meta, edits=edits, locks=locks)
