@@ -13,6 +13,7 @@ from types import ModuleType
 # Order is the order shown by ``vasa-rig --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.info",
+    "app.commands.export",
 )
 
 

@@ -136,6 +136,54 @@ class RigSpec:
         return out
 
 
+    def from_ue_curves(self, ue: np.ndarray) -> np.ndarray:
+        """(frames, len(ue_curve_names)) CTRL_expressions values -> (frames, 180) rig curves (head at rest).
+
+        Inverse of ``to_ue_curves``: a control's value is the sum over its ramps of (hi - lo) x curve value, where
+        ramps with the same range (one control driving the same expression on both eyes) are averaged. Gaze comes
+        back on the per-eye controls."""
+        ue = _as_frames(ue, len(self.ue_curve_names))
+        src, dst, lo, hi, _ = self._ue_matrix
+        out = self.rest_curves(ue.shape[0])
+        groups: dict[tuple[int, float, float], list[int]] = {}
+        centre_eye = {self.index("CTRL_C_eye-translateX"), self.index("CTRL_C_eye-translateY")}
+        for s_, d_, lo_, hi_ in zip(src, dst, lo, hi, strict=True):
+            if s_ in centre_eye:  # both-eyes gaze is indistinguishable from per-eye gaze in the curves
+                continue
+            groups.setdefault((int(s_), float(lo_), float(hi_)), []).append(int(d_))
+        for (s_, lo_, hi_), curves in groups.items():
+            out[:, s_] += (hi_ - lo_) * ue[:, curves].mean(axis=1)
+        return self.clamp(out)
+
+    def from_arkit(self, arkit: np.ndarray) -> np.ndarray:
+        """(frames, 61) Live Link Face values (rotations in degrees) -> (frames, 180) rig curves.
+
+        The inverse of ``to_arkit`` where the mapping can be inverted: a blendshape driven by several controls
+        sets each of them to value / (sum of weights); opposite blendshapes on one bipolar control (EyeLookIn and
+        EyeLookOut, JawLeft and JawRight) combine into one signed value; gaze goes to the per-eye controls."""
+        arkit = _as_frames(arkit, 61)
+        src, dst, lo, hi, weight = self._arkit_matrix
+        out = self.rest_curves(arkit.shape[0])
+        centre_eye = {self.index("CTRL_C_eye-translateX"), self.index("CTRL_C_eye-translateY")}
+        used = ~np.isin(src, list(centre_eye))
+        wsum = np.zeros(52, np.float32)
+        np.add.at(wsum, dst[used], weight[used])
+        # Per control and direction (positive or negative ramp): mean of the estimates; the two directions add.
+        acc = np.zeros((2, *out.shape), np.float32)
+        count = np.zeros((2, self.num_channels), np.float32)
+        for s_, d_, lo_, hi_ in zip(src, dst, lo, hi, strict=True):
+            if s_ in centre_eye:
+                continue
+            direction = int(hi_ < lo_)
+            acc[direction, :, s_] += lo_ + (hi_ - lo_) * arkit[:, d_] / max(wsum[d_], 1e-6)
+            count[direction, s_] += 1.0
+        for direction in (0, 1):
+            driven = count[direction] > 0
+            out[:, driven] += acc[direction][:, driven] / count[direction][driven]
+        out[:, NUM_CONTROLS:NUM_CONTROLS + 3] = arkit[:, 52:55]
+        return self.clamp(out)
+
+
 def _ramp_arrays(ramps: list[_Ramp]) -> tuple[np.ndarray, ...]:
     return (np.array([r.src for r in ramps], dtype=np.int64), np.array([r.dst for r in ramps], dtype=np.int64),
             np.array([r.lo for r in ramps], dtype=np.float32), np.array([r.hi for r in ramps], dtype=np.float32),
