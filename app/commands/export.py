@@ -26,6 +26,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--drop-constant", action="store_true", help="FBX: skip curves that stay at rest for the whole take")
     p.add_argument("--root-name", default="root", help="FBX root joint name (default root)")
     p.add_argument("--head-name", default="head", help="FBX head joint name (default head)")
+    p.add_argument("--no-head-joint", action="store_true",
+                   help="FBX: leave head pose off the head joint (MetaHuman naming still writes HeadYaw... curves)")
     p.add_argument("--input-fps", type=float, help="frame rate of a .txt/.csv input when it cannot be told")
 
 
@@ -53,7 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     options = ExportOptions(fps=args.fps, curves=args.curves, start_frame=start, end_frame=end,
                             key_tolerance=None if args.keep_all_keys else args.key_tolerance,
-                            drop_constant=args.drop_constant, root_name=args.root_name, head_name=args.head_name)
+                            drop_constant=args.drop_constant, root_name=args.root_name, head_name=args.head_name,
+                            head_joint=not args.no_head_joint)
     t0 = time.perf_counter()
     try:
         path = write_take(take, args.output, options)

@@ -33,6 +33,7 @@ class ExportOptions:
     drop_constant: bool = False  # FBX: skip curves that stay at rest
     root_name: str = "root"
     head_name: str = "head"
+    head_joint: bool = True  # FBX: head pose as rotation/translation keys on the head joint
 
 
 def export_curves(take: Take, options: ExportOptions) -> tuple[np.ndarray, float, float]:
@@ -97,11 +98,19 @@ def _write_fbx(path: Path, curves: np.ndarray, fps: float, take: Take, options: 
     rest = {n: 0.0 for n in names}
     if options.curves == "faceboard":
         rest = {n: float(take.rig.rest[i]) for i, n in enumerate(names)}
+    named = {n: values[:, i] for i, n in enumerate(names)}
+    if options.curves == "metahuman":
+        # MetaHuman animation also carries head motion as curves (HeadYaw ... HeadTranslationZ), which an
+        # Animation Blueprint can apply on top of the body; the head joint keys below are the other route.
+        for i, channel in enumerate(take.rig.channel_names[NUM_CONTROLS:]):
+            named[take.rig.head_ue_curves[channel]] = curves[:, NUM_CONTROLS + i]
+            rest[take.rig.head_ue_curves[channel]] = 0.0
+    head = options.head_joint
     try:
-        write_fbx_curves(path, {n: values[:, i] for i, n in enumerate(names)}, fps, take_name=take.name or "take",
+        write_fbx_curves(path, named, fps, take_name=take.name or "take",
                          root_name=options.root_name, head_name=options.head_name,
-                         head_rotation=curves[:, NUM_CONTROLS:NUM_CONTROLS + 3],
-                         head_translation=curves[:, NUM_CONTROLS + 3:NUM_CONTROLS + 6],
+                         head_rotation=curves[:, NUM_CONTROLS:NUM_CONTROLS + 3] if head else None,
+                         head_translation=curves[:, NUM_CONTROLS + 3:NUM_CONTROLS + 6] if head else None,
                          start_frame=int(round(start_time * fps)), key_tolerance=options.key_tolerance,
                          drop_constant=options.drop_constant, rest=rest)
     except FbxExportError as exc:
@@ -166,7 +175,10 @@ def _read_fbx(path: Path, rig: RigSpec) -> tf.ImportedCurves:
         full[:, :52] = values
         out = rig.from_arkit(full)
     for i, ch in enumerate(("head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "head_tz")):
+        ue_name = rig.head_ue_curves[ch]
         if ch in sampled:
             out[:, NUM_CONTROLS + i] = sampled[ch]
+        elif ue_name in sampled:
+            out[:, NUM_CONTROLS + i] = sampled[ue_name]
     return tf.ImportedCurves(rig.clamp(out), fbx.fps, fbx.take_name or path.stem,
                              {"source": "fbx", "curve_set": curve_set})
