@@ -14,6 +14,8 @@ from types import ModuleType
 COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.info",
     "app.commands.export",
+    "app.commands.eval",
+    "app.commands.render",
     "app.commands.stream",
     "app.commands.listen",
 )
