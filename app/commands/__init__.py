@@ -12,12 +12,14 @@ from types import ModuleType
 
 # Order is the order shown by ``vasa-rig --help``.
 COMMAND_MODULES: tuple[str, ...] = (
-    "app.commands.info",
+    "app.commands.generate",
     "app.commands.export",
+    "app.commands.info",
     "app.commands.eval",
     "app.commands.render",
     "app.commands.stream",
     "app.commands.listen",
+    "app.commands.bench",
 )
 
 

@@ -1,0 +1,255 @@
+"""``vasa-rig bench [SECTION ...]``: measure speed and animation quality on real speech installed on this machine.
+
+Sections are functions registered in ``SECTIONS`` (name -> (help, function(args) -> list of table rows)); new
+benches (export, Live Link, preview) add themselves there. Real speech with known transcripts comes from Debian
+packages (reference/speech_sources.md): the Asterisk English prompts (asterisk-core-sounds-en-wav with the
+transcripts of asterisk-core-sounds-en) and pocketsphinx-testdata (other speakers).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.commands import CommandError
+
+NAME = "bench"
+HELP = "measure speed (real-time factor) and lip-sync / liveliness figures on real speech"
+
+ASTERISK_DIR = Path("/usr/share/asterisk/sounds/en")
+ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
+SPHINX_DATA = Path("/usr/share/pocketsphinx/test/data")
+# Raw 16 kHz 16-bit recordings in pocketsphinx-testdata with their words (from the package's test expectations).
+SPHINX_RAW = {"goforward.raw": "go forward ten meters", "tidigits/dhd.2934z.raw": "two nine three four zero"}
+SPEED_LENGTHS_S = (10.0, 60.0)
+GAP_S = 0.35  # silence between concatenated prompts
+
+
+@dataclass
+class Row:
+    label: str
+    value: str
+    target: str = ""
+    ok: bool | None = None
+
+
+Section = Callable[[argparse.Namespace], list[Row]]
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("sections", nargs="*", metavar="SECTION",
+                   help=f"what to measure: {', '.join(SECTIONS)} (default: all)")
+    p.add_argument("--clips", type=int, default=60, help="Asterisk prompts in the quality pool (default 60)")
+    p.add_argument("--seed", type=int, default=0, help="performance seed (default 0)")
+    p.add_argument("--no-recognition", action="store_true",
+                   help="skip the (slow) speed run without a transcript")
+
+
+def run(args: argparse.Namespace) -> int:
+    names = args.sections or list(SECTIONS)
+    unknown = [n for n in names if n not in SECTIONS]
+    if unknown:
+        raise CommandError(f"unknown bench section {', '.join(unknown)}; choose from {', '.join(SECTIONS)}")
+    failed = False
+    for name in names:
+        help_text, fn = SECTIONS[name]
+        print(f"== {name}: {help_text}")
+        rows = fn(args)
+        print_table(rows)
+        failed |= any(r.ok is False for r in rows)
+        print()
+    return 1 if failed else 0
+
+
+def print_table(rows: list[Row]) -> None:
+    w0 = max([len(r.label) for r in rows] + [6])
+    w1 = max([len(r.value) for r in rows] + [5])
+    w2 = max([len(r.target) for r in rows] + [6])
+    print(f"{'figure':<{w0}}  {'value':>{w1}}  {'target':<{w2}}  ok")
+    for r in rows:
+        mark = "" if r.ok is None else ("yes" if r.ok else "NO")
+        print(f"{r.label:<{w0}}  {r.value:>{w1}}  {r.target:<{w2}}  {mark}")
+
+
+# --- real speech ------------------------------------------------------------------------------------------------
+@dataclass
+class SpeechItem:
+    voice: str
+    path: Path
+    transcript: str
+
+
+def asterisk_items() -> list[SpeechItem]:
+    if not ASTERISK_TRANSCRIPTS.is_file() or not ASTERISK_DIR.is_dir():
+        return []
+    voice = ASTERISK_DIR.resolve().name  # en -> the installed voice's folder, e.g. en_US_f_Allison
+    items = []
+    with gzip.open(ASTERISK_TRANSCRIPTS, "rt", encoding="utf-8", errors="replace") as fh:
+        for line in fh:
+            if line.startswith(";") or ":" not in line:
+                continue
+            name, text = (s.strip() for s in line.split(":", 1))
+            if not text or text.startswith("[") or name.startswith("silence/"):
+                continue
+            path = ASTERISK_DIR / f"{name}.wav"
+            if path.is_file():
+                items.append(SpeechItem(voice, path, text))
+    return items
+
+
+def sphinx_items() -> list[SpeechItem]:
+    items = []
+    lib = SPHINX_DATA / "librivox"
+    if (lib / "transcription").is_file():
+        for line in (lib / "transcription").read_text().splitlines():
+            if "(" not in line:
+                continue
+            text, fid = line.rsplit("(", 1)
+            path = lib / f"{fid.strip().rstrip(')')}.wav"
+            words = text.replace("<s>", " ").replace("</s>", " ").split()
+            if path.is_file() and words:
+                items.append(SpeechItem("librivox", path, " ".join(words)))
+    for rel, text in SPHINX_RAW.items():
+        if (SPHINX_DATA / rel).is_file():
+            items.append(SpeechItem(f"sphinx-{Path(rel).stem.split('.')[0]}", SPHINX_DATA / rel, text))
+    return items
+
+
+def load_item(item: SpeechItem):
+    import numpy as np
+
+    from app.io.audio import AudioClip, file_sha256, load_audio, prepare_samples
+
+    if item.path.suffix == ".raw":  # headerless 16 kHz 16-bit little-endian mono
+        pcm = np.fromfile(item.path, dtype="<i2").astype(np.float32) / 32768.0
+        samples = prepare_samples(pcm, 16000, label=item.path.name)
+        return AudioClip(samples, 16000, str(item.path), 16000, 1, file_sha256(item.path))
+    return load_audio(item.path)
+
+
+def quality_items(n_asterisk: int) -> list[SpeechItem]:
+    prompts = [i for i in asterisk_items() if len(i.transcript.split()) >= 4]
+    random.Random(1).shuffle(prompts)  # spread over the prompt sets, the same selection every run
+    return prompts[:n_asterisk] + sphinx_items()
+
+
+# --- sections ---------------------------------------------------------------------------------------------------
+def bench_speed(args: argparse.Namespace) -> list[Row]:
+    import numpy as np
+
+    from app.engines.generate import GenerateSettings, phone_alignment
+    from app.engines.procedural.engine import PerformanceControls, synthesize
+    from app.io.audio import AudioClip
+
+    prompts = asterisk_items()
+    if not prompts:
+        raise CommandError("no Asterisk prompts installed (Debian asterisk-core-sounds-en-wav and "
+                           "asterisk-core-sounds-en)")
+    rows: list[Row] = []
+    controls = PerformanceControls(seed=args.seed)
+    for length in SPEED_LENGTHS_S:
+        parts, texts, total = [], [], 0.0
+        for item in sorted(prompts, key=lambda i: i.path.name):
+            if total >= length - 0.5:
+                break
+            clip = load_item(item)
+            if total + clip.duration > length + 4.0:
+                continue
+            parts += [clip.samples, np.zeros(int(GAP_S * 16000), np.float32)]
+            texts.append(item.transcript)
+            total += clip.duration + GAP_S
+        samples = np.concatenate(parts)
+        clip = AudioClip(samples, 16000, None, 16000, 1, "")
+        duration = clip.duration
+        runs = [("align (transcript)", " ".join(texts))]
+        if not args.no_recognition:
+            runs.append(("recognise + align", None))
+        for label, transcript in runs:
+            t0 = time.perf_counter()
+            alignment = phone_alignment(clip, GenerateSettings(transcript=transcript))
+            t_align = time.perf_counter() - t0
+            rows.append(Row(f"{duration:4.0f} s {label}", f"{t_align:.2f} s ({duration / t_align:.1f}x)"))
+        t0 = time.perf_counter()
+        synthesize(alignment.phones, clip.samples, clip.sample_rate, controls)
+        t_synth = time.perf_counter() - t0
+        rows.append(Row(f"{duration:4.0f} s curve synthesis", f"{t_synth:.2f} s ({duration / t_synth:.0f}x)"))
+    return rows
+
+
+def bench_quality(args: argparse.Namespace) -> list[Row]:
+    from app.engines import metrics as M
+    from app.engines.generate import GenerateError, GenerateSettings, phone_alignment
+    from app.engines.procedural.engine import PerformanceControls, synthesize
+    from app.io.audio import AudioError
+
+    items = quality_items(args.clips)
+    if not items:
+        raise CommandError("no real speech with transcripts installed (asterisk-core-sounds-en-wav, "
+                           "pocketsphinx-testdata)")
+    by_voice: dict[str, list[M.ClipFigures]] = {}
+    skipped = 0
+    controls = PerformanceControls(seed=args.seed)
+    for item in items:
+        try:
+            clip = load_item(item)
+            alignment = phone_alignment(clip, GenerateSettings(transcript=item.transcript))
+        except (GenerateError, AudioError):  # a prompt whose text does not fit is left out, not fatal
+            skipped += 1
+            continue
+        curves = synthesize(alignment.phones, clip.samples, clip.sample_rate, controls)
+        figures = M.evaluate(curves, alignment.phones, clip.samples, clip.sample_rate)
+        by_voice.setdefault(item.voice, []).append(figures)
+    rows = []
+    for voice, figs in sorted(by_voice.items()):
+        p = M.pool(figs)
+        rows.append(Row(f"[{voice}] {p.clips} clips, {p.minutes * 60:.0f} s",
+                        f"closure {_fmt(p.closure, '.2f')} aperture {_fmt(p.aperture, '.2f')} lag {p.lag}"))
+    pooled = M.pool([f for figs in by_voice.values() for f in figs])
+    rows += quality_rows(pooled)
+    if skipped:
+        rows.append(Row("clips left out (unreadable or transcript rejected)", str(skipped)))
+    return rows
+
+
+def quality_rows(p) -> list[Row]:
+    """The quality_metrics.md table for pooled figures."""
+    from app.engines import metrics as M
+
+    checks = p.checks()
+    lo, hi = M.TARGET_SD_RATIO
+    rows = [
+        Row(f"pooled: {p.clips} clips, {p.minutes:.1f} min", ""),
+        Row("bilabial closure", f"{_fmt(p.closure, '.3f')} ({p.closed}/{p.bilabials})", "1.0",
+            checks["bilabial closure"]),
+        Row("open-vowel aperture", _fmt(p.aperture, ".2f"), f">= {M.TARGET_APERTURE}", checks["open-vowel aperture"]),
+        Row("lag (frames, + = mouth late)", str(p.lag), f"0 +/- {M.TARGET_LAG}", checks["lag"]),
+    ]
+    for region in M.METRIC_REGIONS:
+        sd, ref = p.region_sd[region], M.CAPTURED_REGION_SD[region]
+        if region == "mouth":
+            target, ok = f">= {M.TARGET_MOUTH_SD}", checks["mouth SD"]
+        elif region in ("eyes", "eyebrows", "nose"):
+            target, ok = f"{lo * ref:.3f}-{hi * ref:.3f}", checks[f"{region} SD"]
+        else:
+            target, ok = f"(captured {ref})", None
+        rows.append(Row(f"{region} SD", f"{sd:.3f} ({sd / ref:.2f}x)", target, ok))
+    rows.append(Row("jitter", f"{p.jitter:.4f} ({p.jitter / M.CAPTURED_JITTER:.2f}x)",
+                    f"<= {M.TARGET_JITTER_RATIO * M.CAPTURED_JITTER:.4f}", checks["jitter"]))
+    lo_b, hi_b = M.TARGET_BLINKS_PER_MIN
+    rows.append(Row("blinks per minute", _fmt(p.blinks_per_min, ".1f"), f"{lo_b:g}-{hi_b:g}", checks["blink rate"]))
+    return rows
+
+
+def _fmt(value, spec: str) -> str:
+    return "n/a" if value is None else format(value, spec)
+
+
+SECTIONS: dict[str, tuple[str, Section]] = {
+    "speed": ("real-time factor on ~10 s and ~60 s of real speech (Asterisk prompts)", bench_speed),
+    "quality": ("lip-sync and liveliness figures of quality_metrics.md over real voices", bench_quality),
+}

@@ -1,0 +1,221 @@
+"""``vasa-rig generate``: animate a dialogue recording and write a project or an export file."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from app.commands import CommandError
+
+NAME = "generate"
+HELP = "animate a recording: audio in, MetaHuman face curves out (.vrig, .fbx, .csv, .txt or .json)"
+PROGRESS_MIN_SECONDS = 8.0  # shorter clips finish before a progress bar would help
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("input", help="speech recording (WAV, FLAC, OGG, ...)")
+    p.add_argument("-o", "--output", required=True,
+                   help="output file; the extension picks the format: .vrig project, .fbx, .csv (Live Link Face), "
+                        ".txt (EmoFace), .json")
+    p.add_argument("--transcript", metavar="TEXT|FILE",
+                   help="what is said (text, or a text file): forced alignment instead of recognition")
+    p.add_argument("--phones", metavar="FILE", help="phone timings from another aligner (.tsv, .json, .TextGrid, "
+                                                    ".lab) instead of PocketSphinx")
+    emotion = p.add_mutually_exclusive_group()
+    emotion.add_argument("--emotion", metavar="NAME[:INTENSITY]",
+                         help="one emotion for the whole take, e.g. happy:0.8 (intensity 0..1, default 1)")
+    emotion.add_argument("--emotion-keys", metavar="FILE",
+                         help="emotion over time: CSV or JSON rows of time (s), emotion, intensity")
+    p.add_argument("--gaze", metavar="YAW,PITCH", default="0,0", help="gaze direction in degrees (default 0,0)")
+    p.add_argument("--eye-contact", type=float, default=1.0, metavar="X",
+                   help="0..1: how much the eyes stay on the gaze target (default 1)")
+    p.add_argument("--head-distance", type=float, default=60.0, metavar="CM",
+                   help="distance of the head from the camera in cm (default 60)")
+    p.add_argument("--articulation", type=float, default=1.0, metavar="X",
+                   help="mouth motion strength 0..2 (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same performance (default 0)")
+    p.add_argument("--fps", type=float, default=None, help="frame rate of exported curves (default 60)")
+    p.add_argument("--engine", default="procedural", help="animation engine (default procedural)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    from app.core.take import EmotionKey
+    from app.engines.generate import GenerateError, GenerateSettings, generate_take
+    from app.io.audio import AudioError, load_audio
+    from app.io.export import EXPORT_SUFFIXES, ExportError, write_take
+
+    out = Path(args.output)
+    if out.suffix.lower() not in EXPORT_SUFFIXES:
+        raise CommandError(f"cannot write {out.name}: the output must end in one of {', '.join(EXPORT_SUFFIXES)}")
+    if not out.parent.resolve().is_dir():
+        raise CommandError(f"output folder does not exist: {out.parent}")
+    transcript = read_transcript(args.transcript) if args.transcript is not None else None
+    if args.phones is not None and not Path(args.phones).is_file():
+        raise CommandError(f"phone file not found: {args.phones}")
+    if args.emotion_keys is not None:
+        keys = read_emotion_keys(args.emotion_keys)
+    elif args.emotion is not None:
+        keys = (parse_emotion(args.emotion),)
+    else:
+        keys = (EmotionKey(0.0, "neutral", 0.0),)
+    settings = GenerateSettings(engine=args.engine, transcript=transcript, emotion_keys=keys,
+                                gaze=parse_gaze(args.gaze), eye_contact=args.eye_contact,
+                                head_distance=args.head_distance, articulation=args.articulation, seed=args.seed,
+                                phones_file=args.phones)
+    try:
+        clip = load_audio(args.input)
+    except AudioError as exc:
+        raise CommandError(str(exc)) from None
+    bar = ProgressBar(sys.stderr, enabled=not args.quiet and clip.duration >= PROGRESS_MIN_SECONDS)
+    t0 = time.perf_counter()
+    try:
+        take = generate_take(clip, settings, progress=bar.update)
+    except GenerateError as exc:
+        raise CommandError(str(exc)) from None
+    finally:
+        bar.close()
+    try:
+        write_take(take, out, fps=args.fps)
+    except ExportError as exc:
+        raise CommandError(str(exc)) from None
+    if not args.quiet:
+        extra = take.meta.extra
+        print(f"wrote {out}: {take.num_frames} frames at {take.fps:g} fps ({clip.duration:.2f} s of audio); "
+              f"{extra.get('phones', '?')} phones ({extra.get('phones_source', '?')}) in "
+              f"{time.perf_counter() - t0:.2f} s", file=sys.stderr)
+    return 0
+
+
+class ProgressBar:
+    """A plain-text progress bar: redrawn in place on a terminal, a line per quarter otherwise (logs)."""
+
+    WIDTH = 30
+
+    def __init__(self, stream, enabled: bool = True):
+        self.stream = stream
+        self.enabled = enabled
+        self.tty = bool(getattr(stream, "isatty", lambda: False)())
+        self._last = -1
+
+    def update(self, fraction: float) -> None:
+        if not self.enabled:
+            return
+        pct = int(round(100 * min(max(fraction, 0.0), 1.0)))
+        step = pct if self.tty else pct // 25 * 25
+        if step == self._last:
+            return
+        self._last = step
+        filled = self.WIDTH * step // 100
+        text = f"generating [{'#' * filled}{'.' * (self.WIDTH - filled)}] {step:3d}%"
+        self.stream.write(("\r" + text) if self.tty else text + "\n")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.enabled and self.tty and self._last >= 0:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+def read_transcript(value: str) -> str:
+    """The transcript text: the file's contents when ``value`` names a file, else ``value`` itself. A value
+    that looks like a file path (a .txt name, or a path with folders and no spaces) must exist."""
+    path = Path(value)
+    looks_like_path = (path.suffix.lower() in (".txt", ".lab", ".text") or ("/" in value or "\\" in value)) \
+        and " " not in value.strip()
+    if path.is_file():
+        try:
+            text = path.read_text(encoding="utf-8-sig")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise CommandError(f"cannot read transcript file {path}: {exc}") from None
+    elif looks_like_path:
+        raise CommandError(f"transcript file not found: {value}")
+    else:
+        text = value
+    if not text.strip():
+        raise CommandError("the transcript is empty")
+    return text.strip()
+
+
+def parse_emotion(text: str, time_s: float = 0.0):
+    from app.core.take import EMOTIONS, EmotionKey
+
+    name, _, intensity = text.partition(":")
+    name = name.strip().lower()
+    if name not in EMOTIONS:
+        raise CommandError(f"unknown emotion {name!r}; choose one of {', '.join(EMOTIONS)}")
+    try:
+        value = float(intensity) if intensity.strip() else 1.0
+    except ValueError:
+        raise CommandError(f"emotion intensity must be a number 0..1, got {intensity!r}") from None
+    try:
+        return EmotionKey(float(time_s), name, value)
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def read_emotion_keys(path_text: str) -> tuple:
+    """Keys from CSV (time,emotion,intensity; a header row is optional) or JSON (a list of objects with those
+    fields, or {"keys": [...]})."""
+    import csv
+    import io
+    import json
+
+    path = Path(path_text)
+    if not path.is_file():
+        raise CommandError(f"emotion keys file not found: {path}")
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CommandError(f"cannot read emotion keys file {path}: {exc}") from None
+    rows: list[tuple[str, object, object, object]] = []
+    if path.suffix.lower() == ".json":
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise CommandError(f"{path.name} is not valid JSON: {exc}") from None
+        items = data.get("keys") if isinstance(data, dict) else data
+        if not isinstance(items, list):
+            raise CommandError(f"{path.name}: expected a list of {{time, emotion, intensity}} objects")
+        for i, item in enumerate(items):
+            if not isinstance(item, dict):
+                raise CommandError(f"{path.name}: key {i + 1} is not an object")
+            rows.append((f"key {i + 1}", item.get("time"), item.get("emotion"), item.get("intensity", 1.0)))
+    else:
+        for lineno, row in enumerate(csv.reader(io.StringIO(text)), start=1):
+            cells = [c.strip() for c in row]
+            if not any(cells) or cells[0].startswith("#"):
+                continue
+            if lineno == 1 and cells[0].lower() == "time":
+                continue
+            if len(cells) < 2:
+                raise CommandError(f"{path.name} line {lineno}: expected time,emotion,intensity")
+            rows.append((f"line {lineno}", cells[0], cells[1], cells[2] if len(cells) > 2 else 1.0))
+    keys = []
+    for where, t, emotion, intensity in rows:
+        try:
+            t_val = float(t)
+        except (TypeError, ValueError):
+            raise CommandError(f"{path.name} {where}: time must be a number of seconds, got {t!r}") from None
+        if not isinstance(emotion, str):
+            raise CommandError(f"{path.name} {where}: missing emotion name")
+        try:
+            keys.append(parse_emotion(f"{emotion}:{intensity}", t_val))
+        except CommandError as exc:
+            raise CommandError(f"{path.name} {where}: {exc}") from None
+    if not keys:
+        raise CommandError(f"{path.name} contains no emotion keys")
+    return tuple(sorted(keys, key=lambda k: k.time))
+
+
+def parse_gaze(text: str) -> tuple[float, float]:
+    parts = text.replace(" ", "").split(",")
+    try:
+        yaw, pitch = (float(x) for x in parts)
+    except ValueError:
+        raise CommandError(f"--gaze takes YAW,PITCH in degrees (e.g. 10,-5), got {text!r}") from None
+    if not (-60 <= yaw <= 60 and -45 <= pitch <= 45):
+        raise CommandError(f"gaze {yaw:g},{pitch:g} is outside the eyes' reach (yaw -60..60, pitch -45..45)")
+    return yaw, pitch

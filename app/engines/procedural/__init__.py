@@ -1,0 +1,1 @@
+"""Procedural performance engine (phonetics + prosody + controls -> rig curves). Entry point: engine.synthesize."""

@@ -1,0 +1,167 @@
+"""generate_take / regenerate and `vasa-rig generate` end to end on a real short recording."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.commands import CommandError
+from app.commands import generate as gen_cmd
+from app.core.project import load_project
+from app.core.take import EmotionKey, Lock
+from app.engines.generate import (
+    GenerateError,
+    GenerateSettings,
+    GenerationCancelled,
+    engine_names,
+    generate_take,
+    regenerate,
+)
+
+CLIP = Path("/usr/share/asterisk/sounds/en/agent-pass.wav")
+TEXT = "Please enter your password followed by the pound key."
+needs_clip = pytest.mark.skipif(not CLIP.is_file(), reason="asterisk-core-sounds-en-wav is not installed")
+
+
+def cli(*argv: str) -> int:
+    parser = argparse.ArgumentParser()
+    gen_cmd.add_arguments(parser)
+    return gen_cmd.run(parser.parse_args(list(argv)))
+
+
+@pytest.fixture(scope="module")
+def clip():
+    if not CLIP.is_file():
+        pytest.skip("asterisk-core-sounds-en-wav is not installed")
+    from app.io.audio import load_audio
+
+    return load_audio(CLIP)
+
+
+@pytest.fixture(scope="module")
+def phones_file(clip, tmp_path_factory):
+    """The clip's forced alignment, saved once so later runs can skip PocketSphinx via --phones."""
+    from app.engines.phonetics.phone_files import write_phone_file
+    from app.engines.phonetics.pocketsphinx_aligner import align_audio
+
+    path = tmp_path_factory.mktemp("phones") / "agent-pass.tsv"
+    write_phone_file(align_audio(clip.samples, clip.sample_rate, TEXT), path)
+    return path
+
+
+def test_generate_take_with_transcript(clip):
+    seen = []
+    take = generate_take(clip, GenerateSettings(transcript=TEXT, seed=3,
+                                                emotion_keys=(EmotionKey(0, "happy", 0.7),)), progress=seen.append)
+    assert take.base.shape == (int(clip.duration * 60) + 1, 180)
+    assert take.audio is not None and take.audio.sha256 == clip.sha256
+    assert take.meta.engine == "procedural" and take.meta.seed == 3 and take.meta.transcript == TEXT
+    assert take.meta.emotion_keys[0].emotion == "happy"
+    assert take.meta.extra["phones_source"] == "forced" and take.meta.extra["phones"] > 20
+    assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
+
+
+def test_unknown_engine_and_cancel(clip):
+    assert "procedural" in engine_names()
+    with pytest.raises(GenerateError, match="unknown engine 'nonesuch'"):
+        generate_take(clip, GenerateSettings(engine="nonesuch"))
+    with pytest.raises(GenerationCancelled):
+        generate_take(clip, GenerateSettings(transcript=TEXT), cancel=lambda: True)
+
+
+def test_bad_settings_are_generate_errors(clip, phones_file):
+    with pytest.raises(GenerateError, match="eye contact"):
+        generate_take(clip, GenerateSettings(phones_file=str(phones_file), eye_contact=3.0))
+
+
+def test_regenerate_keeps_locks_and_updates_meta(clip, phones_file):
+    take = generate_take(clip, GenerateSettings(phones_file=str(phones_file), seed=1))
+    take.set_locks([Lock(20, 60)])
+    held = take.base[20:60].copy()
+    regenerate(take, GenerateSettings(phones_file=str(phones_file), seed=2,
+                                      emotion_keys=(EmotionKey(0, "angry", 1.0),)), clip)
+    np.testing.assert_array_equal(take.base[20:60], held)
+    assert take.meta.seed == 2 and take.meta.emotion_keys[0].emotion == "angry"
+    brow = take.rig.index("CTRL_L_brow_down-translateY")
+    assert take.base[100:, brow].mean() > 0.4
+
+
+@needs_clip
+def test_cli_writes_a_project_with_transcript_file(tmp_path, clip):
+    text = tmp_path / "words.txt"
+    text.write_text(TEXT + "\n")
+    out = tmp_path / "take.vrig"
+    assert cli(str(CLIP), "-o", str(out), "--transcript", str(text), "--emotion", "sad:0.6", "--gaze", "10,-5",
+               "--seed", "7", "--quiet") == 0
+    take = load_project(out)
+    assert take.num_frames == int(clip.duration * 60) + 1
+    assert take.meta.seed == 7 and take.meta.gaze == (10.0, -5.0) and take.meta.transcript == TEXT
+    assert take.meta.emotion_keys[0] == EmotionKey(0.0, "sad", 0.6)
+
+
+@needs_clip
+@pytest.mark.parametrize("suffix", [".json", ".csv", ".txt"])
+def test_cli_export_formats(tmp_path, phones_file, suffix):
+    out = tmp_path / f"take{suffix}"
+    assert cli(str(CLIP), "-o", str(out), "--phones", str(phones_file), "--fps", "30", "--quiet") == 0
+    text = out.read_text()
+    if suffix == ".json":
+        doc = json.loads(text)
+        assert doc["fps"] == 30 and doc["num_frames"] == pytest.approx(3.29 * 30, abs=2)
+    elif suffix == ".csv":
+        assert text.startswith("Timecode,BlendShapeCount,EyeBlinkLeft")
+    else:
+        rows = text.strip().splitlines()
+        assert len(rows[0].split(",")) == 174 and len(rows) == pytest.approx(3.29 * 30, abs=2)
+
+
+@needs_clip
+def test_cli_emotion_keys_files(tmp_path, phones_file):
+    csv_keys = tmp_path / "keys.csv"
+    csv_keys.write_text("time,emotion,intensity\n0,neutral,0\n2.0,happy,0.9\n")
+    json_keys = tmp_path / "keys.json"
+    json_keys.write_text(json.dumps({"keys": [{"time": 0, "emotion": "surprised", "intensity": 1}]}))
+    for keys in (csv_keys, json_keys):
+        out = tmp_path / f"{keys.stem}{keys.suffix}.vrig"
+        assert cli(str(CLIP), "-o", str(out), "--phones", str(phones_file), "--emotion-keys", str(keys),
+                   "--quiet") == 0
+    assert [k.emotion for k in load_project(tmp_path / "keys.csv.vrig").meta.emotion_keys] == ["neutral", "happy"]
+    bad = tmp_path / "bad.csv"
+    bad.write_text("0,elated,0.5\n")
+    with pytest.raises(CommandError, match="line 1: unknown emotion 'elated'"):
+        cli(str(CLIP), "-o", str(tmp_path / "x.vrig"), "--emotion-keys", str(bad))
+
+
+@needs_clip
+def test_cli_clear_errors(tmp_path):
+    out = str(tmp_path / "x.vrig")
+    not_audio = tmp_path / "notes.wav"
+    not_audio.write_text("this is not a recording")
+    with pytest.raises(CommandError, match="cannot read notes.wav as audio"):
+        cli(str(not_audio), "-o", out)
+    with pytest.raises(CommandError, match="transcript file not found"):
+        cli(str(CLIP), "-o", out, "--transcript", str(tmp_path / "missing.txt"))
+    with pytest.raises(CommandError, match="unknown emotion 'joyful'"):
+        cli(str(CLIP), "-o", out, "--emotion", "joyful:0.5")
+    with pytest.raises(CommandError, match="YAW,PITCH"):
+        cli(str(CLIP), "-o", out, "--gaze", "left")
+    with pytest.raises(CommandError, match="must end in one of"):
+        cli(str(CLIP), "-o", str(tmp_path / "x.mp4"))
+    with pytest.raises(CommandError, match="does not match the speech"):
+        cli(str(CLIP), "-o", out, "--transcript", "The weather in Paris is lovely today and tomorrow as well")
+
+
+def test_progress_bar_lines():
+    import io
+
+    stream = io.StringIO()
+    bar = gen_cmd.ProgressBar(stream)
+    for f in (0.0, 0.1, 0.3, 0.6, 0.99, 1.0):
+        bar.update(f)
+    bar.close()
+    lines = stream.getvalue().splitlines()
+    assert lines[0].endswith("0%") and lines[-1].endswith("100%") and len(lines) == 5
