@@ -54,21 +54,20 @@ def _load_take(path: Path):
 
 
 def _take_from_audio(path: Path):
-    """Animate an audio file with the default engine (the engine is wired in by app.engines)."""
+    """Animate an audio file with the default engine first."""
+    from app.engines.generate import GenerateError, GenerateSettings, generate_take  # noqa: PLC0415
+    from app.engines.phonetics import PhoneticsError  # noqa: PLC0415
     from app.io.audio import AudioError, load_audio  # noqa: PLC0415
 
     try:
         clip = load_audio(path)
     except AudioError as exc:
         raise CommandError(f"{path.name} is neither a .vrig project nor readable audio: {exc}") from None
+    print(f"animating {path.name} ({clip.duration:.1f} s) with the procedural engine ...")
     try:
-        from app.engines import generate  # noqa: PLC0415
-    except ImportError:
-        raise CommandError(
-            "streaming an audio file needs an animation engine, and none is installed yet: "
-            "animate the audio in the app, save the take as a .vrig project and stream that"
-        ) from None
-    return generate(clip)
+        return generate_take(clip, GenerateSettings())
+    except (GenerateError, PhoneticsError) as exc:
+        raise CommandError(str(exc)) from None
 
 
 def _load_audio(take) -> tuple | None:

@@ -19,6 +19,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
         raise FileNotFoundError(f"folder does not exist: {directory}")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
     try:
+        # mkstemp creates the file private (0600); give it the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
@@ -46,6 +48,12 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> None:
 def atomic_write_with(path: str | os.PathLike, writer: Callable[[IO], None], mode: str = "wb") -> None:
     with atomic_write(path, mode, encoding=None if "b" in mode else "utf-8") as fh:
         writer(fh)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -157,16 +157,18 @@ def test_stream_errors_are_clear(project, tmp_path):
         stream.run(parse(stream, [str(path), "--fps", "0"]))
 
 
-def test_stream_audio_needs_an_engine(tmp_path):
-    import app.engines
-    from app.io.audio import write_wav
+def test_stream_audio_animates_it_first(tmp_path, capsys):
+    from pathlib import Path
 
-    if hasattr(app.engines, "generate"):
-        pytest.skip("an engine is installed: the audio path is covered with the engines")
-    wav = tmp_path / "line.wav"
-    write_wav(wav, (0.1 * np.sin(np.arange(16000) * 0.05)).astype(np.float32))
-    with pytest.raises(CommandError, match="engine"):
-        stream.run(parse(stream, [str(wav)]))
+    clip = Path(__file__).parents[1] / "engines" / "data" / "asterisk-all-circuits-busy-now.wav"
+    port = free_port()
+    with LiveLinkReceiver(port) as receiver:
+        assert stream.run(parse(stream, [str(clip), "--port", str(port), "--fps", "120"])) == 0
+        receiver.wait_for(100, timeout=WAIT_S)
+        packets = receiver.packets()
+    assert "animating asterisk-all-circuits-busy-now.wav" in capsys.readouterr().out
+    jaw = [p.packet.value("JawOpen") for p in packets]
+    assert len(packets) >= 100 and max(jaw) > 0.1  # the mouth moves with the speech
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CommandError, match="neither a .vrig project nor readable audio"):
         stream.run(parse(stream, [str(tmp_path / "notes.txt")]))
