@@ -263,7 +263,9 @@ def _round_d(c):
 # ---- lips -----------------------------------------------------------------------------------------------------
 @shape("CTRL_L_mouth_upperLipRaise-translateY")
 def _upper_lip_raise(c):
-    return vec(around_lip(c, True, 2.6, 1.6) * blob(c, (1.2, -5.9, 9.3), (2.0, 2.0, 3.0)), dy=0.5, dz=0.1)
+    edge = lip_band(c, True, 1.2) * left(c) * (1 - smoothstep(1.2, 2.6, np.abs(c.x)))   # lifts off the teeth
+    return (vec(around_lip(c, True, 2.6, 1.6) * blob(c, (1.2, -5.9, 9.3), (2.0, 2.0, 3.0)), dy=0.5, dz=0.1)
+            + vec(edge, dy=0.35, dz=0.05))
 
 
 @shape("CTRL_L_mouth_lowerLipDepress-translateY")
@@ -280,7 +282,7 @@ def _pucker(c, up: bool, fwd: float, narrow: float, close: float):
 
 
 for _u, _tag in ((True, "U"), (False, "D")):
-    shape(f"CTRL_L_mouth_purse{_tag}-translateY")(lambda c, u=_u: _pucker(c, u, 0.6, 1.0, 0.3))
+    shape(f"CTRL_L_mouth_purse{_tag}-translateY")(lambda c, u=_u: _pucker(c, u, 0.95, 1.3, 0.3))
     shape(f"CTRL_L_mouth_towards{_tag}-translateY")(lambda c, u=_u: _pucker(c, u, 0.45, 0.2, 0.0))
     shape(f"CTRL_L_mouth_pushPull{_tag}-translateY", 1)(lambda c, u=_u: _pucker(c, u, 0.35, 0.0, 0.0))
     shape(f"CTRL_L_mouth_pushPull{_tag}-translateY", -1)(lambda c, u=_u: _pucker(c, u, -0.3, -0.1, 0.0))
@@ -291,7 +293,7 @@ def _funnel_u(c):      # the upper lip flares up and out, opening a round hole w
     w = (lip_band(c, True, 1.4) * (1 - smoothstep(0.3, 2.3, np.abs(c.x))) + 0.25 * around_lip(c, True)) * left(c)
     roll = 1 - smoothstep(0.0, 0.9, np.abs(c.dy))
     narrow = lip_band(c, True) * left(c) * c.x
-    return vec(w * (0.15 + 0.15 * roll), dy=1.0) + vec(w, dz=0.4) + vec(narrow, dx=-0.15)
+    return vec(w * (0.2 + 0.28 * roll), dy=1.0) + vec(w, dz=0.6) + vec(narrow, dx=-0.2)
 
 
 @shape("CTRL_L_mouth_funnelD-translateY")
@@ -299,7 +301,7 @@ def _funnel_d(c):
     w = (lip_band(c, False, 1.4) * (1 - smoothstep(0.3, 2.3, np.abs(c.x))) + 0.25 * around_lip(c, False)) * left(c)
     roll = 1 - smoothstep(0.0, 0.9, np.abs(c.dy))
     narrow = lip_band(c, False) * left(c) * c.x
-    return vec(w * (0.15 + 0.15 * roll), dy=-1.0) + vec(w, dz=0.4) + vec(narrow, dx=-0.15)
+    return vec(w * (0.2 + 0.28 * roll), dy=-1.0) + vec(w, dz=0.6) + vec(narrow, dx=-0.2)
 
 
 def _lip_profile(c, up: bool, fwd: float, to_line: float, height=1.1):
@@ -353,7 +355,8 @@ def _bite_u(c):        # upper lip tucks down and back behind the lower one
 @shape("CTRL_L_mouth_lipBiteD-translateY")
 def _bite_d(c):        # lower lip rolls up and back under the upper teeth (an F)
     w = lip_band(c, False, 1.5) * left(c)
-    return vec(w, dy=0.25, dz=-0.75)
+    roll = 1 - smoothstep(0.0, 1.2, np.abs(c.dy))         # the lip's top edge goes furthest, under the teeth
+    return vec(w, dy=0.2, dz=-0.35) + vec(w * roll, dy=0.3, dz=-0.85)
 
 
 @shape("CTRL_L_mouth_lipsBlow-translateY")

@@ -29,6 +29,8 @@ PART_GROUPS = {
 }
 LID_FOLLOW_UPPER, LID_FOLLOW_LOWER = 0.6, 0.35     # how far the lids follow the gaze pitch
 POSE_SCALE_DEG = 40.0                               # head pose at which the neck correctives reach full size
+NECK_BLEND_CM = 9.5          # below the jaw line the neck blends from the posed head to the fixed bust over this
+DEFAULT_JAW_LINE = (-8.8, -0.36)                    # y = a + b * z under the jaw, for files that do not store it
 EPS = 1e-5
 
 
@@ -80,6 +82,15 @@ def _smoothstep(e0, e1, x):
     return t * t * (3 - 2 * t)
 
 
+def neck_weight(p: np.ndarray, jaw_line=DEFAULT_JAW_LINE) -> np.ndarray:
+    """How much of the head pose a vertex takes: 1 for the whole head (everything above the line under the jaw,
+    which rises towards the nape), fading down the neck to 0 at the bust. Measuring from the jaw line rather than
+    from a fixed height keeps the chin and jaw fully rigid with the skull when the head turns."""
+    p = np.asarray(p, np.float64)
+    above = p[:, 1] - (jaw_line[0] + jaw_line[1] * np.clip(p[:, 2], -8.0, 9.0))
+    return _smoothstep(-NECK_BLEND_CM, -0.6, above).astype(np.float32)
+
+
 class HeadModel:
     """Use ``HeadModel.load()``; ``evaluate(values)`` maps one (180,) frame to {part: (n, 3) float32}."""
 
@@ -102,6 +113,7 @@ class HeadModel:
         tilt = float(lm["lid_params"][2])
         self._lid_frame = {"L": _rot_z(tilt), "R": _rot_z(-tilt)}
         self._mouth_line = lm["mouth_line"].astype(np.float64)
+        self._jaw_line = tuple(lm["jaw_line"][:2]) if "jaw_line" in lm else DEFAULT_JAW_LINE
         self._eye_deg = _eye_degrees()
         self._n_ctrl_features = 2 * self.num_controls
         self._corrective_pairs = [(b, d) for b in fields.NECK_BANDS for d in fields.POSE_DIRECTIONS]
@@ -223,8 +235,7 @@ class HeadModel:
                             else np.zeros((0, len(rows)), np.float32))
 
     def _neck_weight(self, p: np.ndarray) -> np.ndarray:
-        """1 on the head, fading down the neck to 0 at the bust, so head turns bend the neck."""
-        return _smoothstep(-19.0, -9.0, p[:, 1].astype(np.float64)).astype(np.float32)
+        return neck_weight(p, self._jaw_line)
 
     # ---- evaluation ---------------------------------------------------------------------------------------
     def features(self, values: np.ndarray) -> np.ndarray:
@@ -349,7 +360,8 @@ def _jaw_first_layout(geometry: HeadGeometry) -> HeadGeometry:
     c = fields.Ctx(p, skin.attributes["mouth_dy"].astype(np.float64))
     jaw = (skin.attributes["jaw_weight"] > EPS) | (fields.lip_band(c, True, 1.0) > EPS) | (
         fields.lip_band(c, False, 1.1) > EPS)
-    neck = _smoothstep(-19.0, -9.0, p[:, 1]) < 1.0
+    lm = geometry.landmarks
+    neck = neck_weight(p, tuple(lm["jaw_line"][:2]) if "jaw_line" in lm else DEFAULT_JAW_LINE) < 1.0
     order = np.concatenate([np.flatnonzero(jaw & ~neck), np.flatnonzero(jaw & neck),
                             np.flatnonzero(~jaw & neck), np.flatnonzero(~jaw & ~neck)])
     inverse = np.empty_like(order)

@@ -47,7 +47,7 @@ POSES: dict[str, dict[str, float]] = {
                            {"CTRL_C_jaw-translateY": 0.15}),
     "F (lip to teeth)": _merge(B("CTRL_{S}_mouth_lipBiteD-translateY", 1),
                                B("CTRL_{S}_mouth_lipsTowardsTeethD-translateY", 0.5),
-                               B("CTRL_{S}_mouth_upperLipRaise-translateY", 0.3), {"CTRL_C_jaw-translateY": 0.12}),
+                               B("CTRL_{S}_mouth_upperLipRaise-translateY", 1.0), {"CTRL_C_jaw-translateY": 0.2}),
     "tongue out": {"CTRL_C_jaw-translateY": 0.5, "CTRL_C_tongue_inOut-translateY": -1.0},
     "blink": B("CTRL_{S}_eye_blink-translateY", 1),
     "wink L": {"CTRL_L_eye_blink-translateY": 1, "CTRL_L_eye_cheekRaise-translateY": 0.4},
@@ -57,7 +57,8 @@ POSES: dict[str, dict[str, float]] = {
     "look down": {"CTRL_C_eye-translateY": -1},
     "cheeks puffed": B("CTRL_{S}_mouth_suckBlow-translateY", -1),
     "sneer": B("CTRL_{S}_nose-translateY", 1),
-    "head turn": {"head_yaw": 30.0, "head_pitch": 10.0, "CTRL_C_jaw-translateY": 0.2},
+    "head turn": {"head_yaw": 30.0, "head_pitch": 10.0},
+    "head tilt": {"head_roll": 15.0, "head_pitch": -12.0},
 }
 
 

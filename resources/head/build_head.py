@@ -30,13 +30,15 @@ SLIT_HALF = 0.15          # half height of the modelled mouth slit, closed again
 LIP_FRONT_Z = 10.0
 EYE_X, EYE_Y, EYE_Z, EYE_R = 3.2, 0.35, 7.45, 1.2
 LID_R_IN, LID_R_OUT = 1.27, 1.37
+LID_SHADE = 0.93
 UPPER_LID_DEG, LOWER_LID_DEG, EYE_TILT_DEG = 20.0, -24.0, 5.0
 JAW_HINGE = (0.0, -1.6, 0.3)
 NECK_PIVOT = (0.0, -6.5, -1.8)
 TEETH_FRONT_Z = 8.6
 CAVITY_C, CAVITY_R = (0.0, -6.75, 5.6), (3.0, 1.6, 3.35)
 
-SKIN = np.array([0.85, 0.68, 0.58])
+SKIN = np.array([0.87, 0.69, 0.59])
+HAIR = np.array([0.20, 0.14, 0.10])
 LIP = np.array([0.74, 0.45, 0.42])
 MOUTH_INSIDE = np.array([0.36, 0.13, 0.13])
 BROW = np.array([0.29, 0.20, 0.15])
@@ -99,22 +101,74 @@ def mirrored(p):
 
 
 # ---- the skin -----------------------------------------------------------------------------------------------
-def skin_sdf(p, with_mouth=True):
+# The face is lofted: at each height y its horizontal section is an ellipse with half-width A, centre depth ZC, and
+# separate front and back half-depths, read from this profile table. One smooth surface for cheeks, jaw and chin
+# (instead of blended blobs) keeps the lower face free of lumps; the features are added on top of it.
+#                     y      A     ZC   front  back
+FACE_PROFILE = np.array([
+    (-11.6, 1.2, 6.4, 1.8, 1.0),
+    (-11.0, 2.8, 5.0, 3.6, 2.6),
+    (-10.1, 4.4, 3.0, 5.7, 3.0),
+    (-8.8, 5.2, 1.2, 7.4, 1.9),
+    (-6.8, 5.8, 0.6, 8.1, 2.4),
+    (-5.0, 6.3, 0.2, 8.4, 3.6),
+    (-3.0, 6.6, 0.0, 8.4, 5.0),
+    (-1.0, 6.8, 0.0, 8.3, 7.0),
+    (1.0, 6.9, 0.0, 8.1, 8.0),
+    (2.5, 6.9, 0.0, 7.8, 8.0),
+], np.float32)
+JAW_LINE = (-8.8, -0.36)      # the underside of the jaw: y = a + b * z (chin low in front, rising to the angle)
+# hairline height against depth (z, y): high over the forehead, above the ears, down to the nape
+HAIRLINE = np.array([(-10.5, -3.6), (-7.0, -1.6), (-4.0, 1.6), (-1.0, 3.0), (2.0, 3.4), (5.0, 5.0), (8.0, 6.4)],
+                    np.float32)
+HAIR_THICKNESS = 0.28
+FRONT_FLATNESS = 3.0          # superellipse exponent of the face's front half
+
+
+def face_loft(p):
+    y = np.clip(p[:, 1], FACE_PROFILE[0, 0], FACE_PROFILE[-1, 0])
+    a, zc, front, back = (np.interp(y, FACE_PROFILE[:, 0], FACE_PROFILE[:, k]) for k in range(1, 5))
+    dz = p[:, 2] - zc
+    c = np.where(dz > 0, front, back)
+    n = np.where(dz > 0, FRONT_FLATNESS, 2.0)                 # a broad front plane, a rounder back
+    r = (np.abs(p[:, 0] / a) ** n + np.abs(dz / c) ** n) ** (1.0 / n)
+    d = (r - 1.0) * np.minimum(a, c)
+    d = smax(d, JAW_LINE[0] + JAW_LINE[1] * p[:, 2] - p[:, 1], 0.7)       # clean jaw line underneath
+    return smax(d, p[:, 1] - 2.5, 1.5)                                      # the cranium takes over above
+
+
+def ear_zone(p):
+    return np.exp(-(((np.abs(p[:, 0]) - 7.2) / 0.8) ** 2 + ((p[:, 1] + 0.9) / 2.6) ** 2 + ((p[:, 2] + 1.3) / 1.8) ** 2))
+
+
+def hairline_y(z):
+    return np.interp(z, HAIRLINE[:, 0], HAIRLINE[:, 1])
+
+
+def cranium(p, grow=0.0):
+    radii = np.array([7.1, 8.2, 9.4], np.float32) + np.asarray(grow, np.float32)[..., None]
+    return ellipsoid(p, (0, 2.4, -0.7), radii)
+
+
+def eye_local(m):
+    """Mirrored points in the left eye's tilted frame (origin at the eye centre)."""
+    return (m - np.array([EYE_X, EYE_Y, EYE_Z], np.float32)) @ lid_frame(1)
+
+
+def skin_sdf(p, with_mouth=True, with_hair=True):
     m = mirrored(p)
-    d = ellipsoid(p, (0, 2.3, -0.8), (7.2, 8.1, 9.6))                       # cranium
-    d = smin(d, ellipsoid(p, (0, -2.6, 2.6), (6.1, 7.0, 6.3)), 1.5)           # face mass
-    d = smin(d, ellipsoid(m, (4.1, -2.6, 5.3), (2.0, 2.1, 2.3)), 1.0)         # cheek fullness
-    d = smin(d, ellipsoid(m, (4.5, -0.9, 6.0), (1.7, 1.0, 1.9)), 0.8)         # cheekbone
-    d = smin(d, ellipsoid(m, (4.4, -6.0, 0.6), (1.3, 2.4, 2.0)), 1.6)         # jaw angle
-    d = smin(d, capsule(m, (4.1, -7.6, 1.2), (1.2, -9.9, 7.0), 1.25, 1.2), 1.8)  # jaw body
-    d = smin(d, ellipsoid(p, (0, -9.9, 7.5), (2.2, 1.6, 1.9)), 1.0)           # chin
-    d = smin(d, ellipsoid(p, (0, -6.2, 7.4), (3.2, 2.5, 2.5)), 1.0)           # muzzle
+    d = smin(cranium(p), face_loft(p), 1.6)
+    d = smin(d, ellipsoid(m, (4.3, -1.3, 5.7), (1.9, 1.0, 1.8)), 1.1)         # cheekbone, kept subtle
+    d = smin(d, ellipsoid(p, (0, -6.1, 6.9), (3.2, 2.7, 2.85)), 1.3)         # muzzle over the teeth
+    d = smin(d, ellipsoid(p, (0, -9.85, 7.5), (1.9, 1.25, 1.35)), 0.9)       # chin boss
+    d = smax(d, -ellipsoid(p, (0, -8.25, 9.6), (1.6, 0.42, 0.6)), 0.6)      # groove under the lower lip
     brow = p.copy()
     brow[:, 2] = p[:, 2] + 0.09 * p[:, 0] ** 2
-    d = smin(d, ellipsoid(brow, (0, 2.1, 7.8), (5.2, 1.15, 1.45)), 0.9)       # brow ridge
-    # eye hollows under the brow ridge, then the nose on top of them
-    d = smax(d, -ellipsoid(m, (EYE_X, EYE_Y + 0.25, 8.75), (1.9, 1.35, 1.1)), 0.7)
-    nose = capsule(p, (0, 0.9, 8.9), (0, -3.0, 10.7), 0.55, 0.8)
+    d = smin(d, ellipsoid(brow, (0, 2.05, 7.75), (5.2, 1.05, 1.4)), 1.0)     # brow ridge
+    # the skin over each eyeball, blended into brow and cheek, then opened in an almond shape
+    e = eye_local(m)
+    d = smin(d, np.linalg.norm(e, axis=1) - LID_R_OUT - 0.07, 1.0)
+    nose = capsule(p, (0, 0.9, 8.85), (0, -3.0, 10.6), 0.62, 0.82)
     nose = smin(nose, ellipsoid(p, (0, -3.45, 10.75), (0.95, 0.85, 0.9)), 0.4)
     nose = smin(nose, ellipsoid(m, (1.05, -3.85, 9.75), (0.55, 0.5, 0.62)), 0.6)
     d = smin(d, nose, 0.45)
@@ -126,17 +180,20 @@ def skin_sdf(p, with_mouth=True):
     lips = smin(lips, ellipsoid(q, (0, MOUTH_Y - 0.55, 9.3), (1.95, 0.62, 0.72)), 0.3)
     d = smin(d, lips, 0.35)
     # ears
-    e = m.copy()
-    e[:, 1] -= 0.25 * (e[:, 2] + 1.2)                                        # lean the ears back a little
-    ear = ellipsoid(e, (7.05, -0.7, -1.3), (0.55, 3.0, 1.75))
-    ear = smax(ear, -ellipsoid(e, (7.55, -0.9, -1.2), (0.38, 1.7, 1.0)), 0.25)
+    ea = m.copy()
+    ea[:, 1] -= 0.25 * (ea[:, 2] + 1.2)                                      # lean the ears back a little
+    ear = ellipsoid(ea, (7.0, -0.9, -1.3), (0.55, 2.9, 1.7))
+    ear = smax(ear, -ellipsoid(ea, (7.5, -1.1, -1.2), (0.38, 1.65, 0.95)), 0.25)
     d = smin(d, ear, 0.35)
+    if with_hair:   # short cropped hair: a thin cap over the cranium above the hairline
+        grow = HAIR_THICKNESS * smoothstep(0.0, 1.2, p[:, 1] - hairline_y(p[:, 2]))   # thins out at the hairline
+        d = np.minimum(d, cranium(p, grow))
     # neck and a short bust base cut flat
-    d = smin(d, capsule(p, (0, -5.5, -2.0), (0, -19.0, -1.4), 5.6), 3.0)
+    d = smin(d, capsule(p, (0, -6.0, -1.9), (0, -19.0, -1.2), 4.9), 1.3)
     d = smin(d, ellipsoid(p, (0, -21.5, -1.8), (10.5, 3.6, 6.8)), 2.5)
     d = smax(d, -(p[:, 1] + 22.3), 0.5)
-    # eye openings: a socket around each eyeball with room for the lids
-    d = smax(d, -ellipsoid(m, (EYE_X, EYE_Y, EYE_Z), (1.62, 1.42, 1.45)), 0.3)
+    # eye openings, a little larger than the lids' outer shell so the lids tuck under the skin
+    d = smax(d, -ellipsoid(e, (0.0, 0.02, 1.3), (1.3, 0.95, 1.45)), 0.22)
     if with_mouth:
         d = smax(d, -ellipsoid(p, CAVITY_C, CAVITY_R), 0.3)
         slit = round_box(q - np.array([0, MOUTH_Y, 10.0], np.float32), (MOUTH_CORNER_X, SLIT_HALF, 2.6), 0.14)
@@ -187,14 +244,15 @@ def build_skin():
     corner_y = mouth_y(MOUTH_CORNER_X)
     line_y = np.where(ax < MOUTH_CORNER_X, mouth_y(np.minimum(ax, MOUTH_CORNER_X)),
                       corner_y + (ax - MOUTH_CORNER_X) * (-3.0 - corner_y) / (6.5 - MOUTH_CORNER_X))
-    w_soft = smoothstep(-0.3, 1.2, line_y - y)
+    w_soft = smoothstep(-0.3, 1.8, line_y - y)
     hard = (dy <= 0).astype(np.float32)
     c = 1 - smoothstep(MOUTH_CORNER_X - 0.1, MOUTH_CORNER_X + 0.8, ax)
     inside = z > 6.0
     w = np.where(inside | (c > 0), c * hard + (1 - c) * w_soft, w_soft)
-    # fade towards the throat and the back of the neck
-    under = (y - (-11.3 + (8.0 - z) * (2.6 / 8.0)))          # distance above the jaw underside line
-    w *= smoothstep(-2.6, 0.0, under) * smoothstep(-1.0, 1.5, z)
+    # fade towards the throat (below the jaw line) and towards the hinge behind the cheek
+    under = y - (JAW_LINE[0] + JAW_LINE[1] * z)
+    w = smooth_over_mesh(mesh, w, keep=(c > 0) & inside, iterations=6)
+    w *= smoothstep(-3.2, 0.2, under) * smoothstep(-1.0, 2.0, z) * smoothstep(-2.0, -3.0, y)
     # seal the modelled slit so the lips meet at rest
     g, band = SLIT_HALF, 0.5
     ad = np.abs(dy)
@@ -207,6 +265,20 @@ def build_skin():
     return mesh, colors, extras
 
 
+def smooth_over_mesh(mesh, values, keep, iterations):
+    """Average a per-vertex value with its neighbours (vertices in ``keep`` hold theirs): removes the sharp steps
+    in a weight that show up as shading streaks once the mesh is stretched by it."""
+    faces = mesh.faces.reshape(-1, 4)[:, 1:]
+    i = np.concatenate([faces[:, 0], faces[:, 1], faces[:, 2], faces[:, 1], faces[:, 2], faces[:, 0]])
+    j = np.concatenate([faces[:, 1], faces[:, 2], faces[:, 0], faces[:, 0], faces[:, 1], faces[:, 2]])
+    counts = np.bincount(i, minlength=len(values)).astype(np.float64)
+    v = np.asarray(values, np.float64)
+    for _ in range(iterations):
+        avg = np.bincount(i, v[j], len(v)) / np.maximum(counts, 1)
+        v = np.where(keep, v, avg)
+    return v.astype(np.float32)
+
+
 def skin_colors(mesh, p, dy, in_mouth):
     x, y, z = p[:, 0], p[:, 1], p[:, 2]
     q = mouth_frame(p)
@@ -214,19 +286,26 @@ def skin_colors(mesh, p, dy, in_mouth):
                        ellipsoid(q, (0, MOUTH_Y - 0.55, 9.3), (1.95, 0.62, 0.72)))
     lip_t = (1 - smoothstep(0.0, 0.12, lip_d)) * (np.abs(x) < 2.6)
     col = SKIN[None, :] * np.ones((len(p), 1))
+    warm = np.exp(-((x / 1.2) ** 2 + ((y + 3.4) / 1.2) ** 2)) + ear_zone(p)      # nose tip and ears a bit redder
+    col = col * (1 - 0.12 * warm[:, None]) + np.array([0.86, 0.52, 0.48]) * 0.12 * warm[:, None]
     blush = np.exp(-(((np.abs(x) - 4.0) / 1.6) ** 2 + ((y + 2.6) / 1.5) ** 2)) * (z > 4)
-    col = col * (1 - 0.10 * blush[:, None]) + np.array([0.85, 0.50, 0.48]) * 0.10 * blush[:, None]
+    col = col * (1 - 0.14 * blush[:, None]) + np.array([0.85, 0.50, 0.48]) * 0.14 * blush[:, None]
+    hair = smoothstep(0.05, 0.5, y - hairline_y(z))
+    rng = np.random.default_rng(3)
+    hair_col = HAIR[None, :] * (1 + 0.25 * (rng.random((len(p), 1)) - 0.5))
+    col = col * (1 - hair[:, None]) + hair_col * hair[:, None]
     col = col * (1 - lip_t[:, None]) + LIP * lip_t[:, None]
     inner = smoothstep(0.1, -0.15, ellipsoid(p, CAVITY_C, np.array(CAVITY_R) + 0.1)) * (z < 9.0)
     inner = np.maximum(inner, smoothstep(8.9, 8.2, z) * in_mouth * (np.abs(dy) < 0.6))
     col = col * (1 - inner[:, None]) + MOUTH_INSIDE * inner[:, None]
-    # a soft occlusion term from mean curvature darkens creases (nostrils, lid folds, mouth corners)
+    # a soft occlusion term darkens creases (nostrils, lid folds, mouth corners); kept light around the eyes so
+    # the openings read as lids meeting skin, not as dark goggles
     normals = np.asarray(mesh.compute_normals(point_normals=True, cell_normals=False).point_data["Normals"])
     occl = np.zeros(len(p))
     for step in (0.25, 0.5, 1.0):
         probe = (p + normals * step).astype(np.float32)
         occl += np.clip(step - skin_sdf(probe), 0.0, None) / step / 3
-    col *= (1 - 0.45 * np.clip(occl, 0.0, 1.0))[:, None]
+    col *= (1 - 0.3 * np.clip(occl, 0.0, 1.0))[:, None]
     return col
 
 
@@ -256,7 +335,14 @@ def lid_frame(side):
     return np.array([[np.cos(a), -np.sin(a), 0], [np.sin(a), np.cos(a), 0], [0, 0, 1]], np.float32)
 
 
-def build_lid(side, upper):
+def skin_tone_near_eyes(skin, colors):
+    """Mean skin colour in a ring around the eye openings: the lids take it, so they read as skin."""
+    r = np.linalg.norm(eye_local(mirrored(np.asarray(skin.points, np.float32))), axis=1)
+    ring = (r > 1.6) & (r < 2.3)
+    return colors[ring].mean(axis=0) if ring.any() else SKIN
+
+
+def build_lid(side, upper, tone=SKIN):
     centre = np.array([side * EYE_X, EYE_Y, EYE_Z], np.float32)
     rot = lid_frame(side)
     edge = np.radians(UPPER_LID_DEG if upper else LOWER_LID_DEG)
@@ -275,7 +361,7 @@ def build_lid(side, upper):
     ang = np.degrees(np.arctan2(q[:, 1], q[:, 2]))
     from_edge = (ang - np.degrees(edge)) * (1 if upper else -1)
     lash = smoothstep(6.0 if upper else 3.5, 0.5, from_edge) * (q[:, 2] > 0)
-    col = np.tile(SKIN * 0.7, (len(q), 1))     # matches the shaded skin around the sockets
+    col = np.tile(tone * LID_SHADE, (len(q), 1))   # the surrounding skin's colour, a touch darker in the fold
     col = col * (1 - lash[:, None] * 0.85) + BROW * 0.6 * lash[:, None] * 0.85
     return mesh, col
 
@@ -380,6 +466,7 @@ def landmarks():
         "tongue_tip": (0.0, MOUTH_Y - 0.75, 7.7), "tongue_root": (0.0, MOUTH_Y - 1.0, 2.6),
         "lid_params": (UPPER_LID_DEG, LOWER_LID_DEG, EYE_TILT_DEG),
         "mouth_line": (MOUTH_Y, MOUTH_CURVE, MOUTH_WRAP),
+        "jaw_line": JAW_LINE,
     }
 
 
@@ -393,8 +480,9 @@ def main():
     parts["brows"] = (brows, brow_col)
     for side, tag in ((1, "L"), (-1, "R")):
         parts[f"eye_{tag}"] = build_eye(side)
-        parts[f"lid_upper_{tag}"] = build_lid(side, True)
-        parts[f"lid_lower_{tag}"] = build_lid(side, False)
+        tone = skin_tone_near_eyes(skin, skin_col)
+        parts[f"lid_upper_{tag}"] = build_lid(side, True, tone)
+        parts[f"lid_lower_{tag}"] = build_lid(side, False, tone)
     print("teeth, tongue ...", flush=True)
     parts["teeth_upper"] = build_teeth(True)
     parts["teeth_lower"] = build_teeth(False)

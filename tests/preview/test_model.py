@@ -210,3 +210,22 @@ def test_model_loads_from_an_explicit_path(tmp_path):
     bad.write_bytes(b"not an npz")
     with pytest.raises(HeadGeometryError):
         HeadModel.load(bad)
+
+
+def test_head_pose_moves_the_head_rigidly(model):
+    """Only the neck bends: the face, jaw, chin, lips, teeth and eyes keep their shape (so the mouth stays shut)."""
+    from app.preview.model import _rot_x, _rot_y, _rot_z
+
+    values = frame(model, head_yaw=30.0, head_pitch=10.0, head_roll=-8.0, head_ty=0.5)
+    posed = model.evaluate_stacked(values)
+    rest = model.evaluate_stacked(model.rest_values())
+    rot = _rot_y(30.0) @ _rot_x(-10.0) @ _rot_z(-8.0)
+    pivot = model.geometry.landmarks["neck_pivot"].astype(np.float64)
+    rigid = (rest - pivot) @ rot.T + pivot + [0.0, 0.5, 0.0]
+    err = np.linalg.norm(posed - rigid, axis=1)
+    a, b, _ = model.geometry.landmarks["jaw_line"]
+    head = rest[:, 1] > a + b * rest[:, 2] - 0.6               # skull, face, jaw and chin: above the jaw line
+    chin = (rest[:, 1] < -10.0) & (rest[:, 2] > 6.0)
+    assert chin.any() and head[chin].all()
+    assert err[head].max() < 1e-3, f"head vertices leave the rigid motion by {err[head].max():.3f} cm"
+    assert err.max() > 1.0                                     # ... while the neck does bend towards the bust
