@@ -35,6 +35,10 @@ def launch_gui(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    if getattr(sys, "frozen", False):
+        import multiprocessing
+
+        multiprocessing.freeze_support()  # the app runs generation in child processes
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
     if not argv or (len(argv) == 1 and not argv[0].startswith("-") and argv[0] not in parser_commands(parser)):

@@ -1,0 +1,248 @@
+"""The director's controls: emotion, gaze, head distance, articulation, engine, seed, takes, transcript.
+
+The panel binds both ways to a ``GenerationRequest``: a widget change emits ``request_changed`` with the whole new
+request (the window regenerates, debounced); ``show_request`` puts a request into the widgets without echoing
+signals back. No generation logic lives here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.core.take import EMOTIONS, EmotionKey
+from app.ui.engine_bridge import GenerationRequest, available_engines
+
+TRANSCRIPT_DEBOUNCE_MS = 1200  # typing pauses this long before the take is regenerated
+
+
+class LabeledSlider(QWidget):
+    """A horizontal slider over a float range, with its value shown to the right."""
+
+    valueChanged = Signal(float)
+
+    def __init__(self, lo: float, hi: float, step: float, fmt: str = "{:.2f}", parent: QWidget | None = None):
+        super().__init__(parent)
+        self.lo, self.step, self.fmt = lo, step, fmt
+        self.slider = QSlider(Qt.Horizontal)
+        self.slider.setRange(0, int(round((hi - lo) / step)))
+        self.label = QLabel()
+        self.label.setMinimumWidth(52)
+        self.label.setAlignment(Qt.AlignRight | Qt.AlignVCenter)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.slider, 1)
+        layout.addWidget(self.label)
+        self.slider.valueChanged.connect(self._changed)
+        self._changed(self.slider.value())
+
+    def value(self) -> float:
+        return round(self.lo + self.slider.value() * self.step, 6)
+
+    def setValue(self, value: float) -> None:  # noqa: N802 - Qt naming, like the slider it wraps
+        self.slider.setValue(int(round((value - self.lo) / self.step)))
+        self.label.setText(self.fmt.format(self.value()))
+
+    def _changed(self, _v: int) -> None:
+        self.label.setText(self.fmt.format(self.value()))
+        self.valueChanged.emit(self.value())
+
+
+class ControlsPanel(QWidget):
+    request_changed = Signal(object)  # GenerationRequest: regenerate (debounced by the window)
+    new_take_requested = Signal(object)  # GenerationRequest with a fresh seed: generate as a new variant
+    variant_picked = Signal(int)
+    add_emotion_key_requested = Signal()
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self._request = GenerationRequest()
+        self._updating = False
+        self.playhead_seconds = 0.0
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+
+        emo = QGroupBox("Emotion")
+        f = QFormLayout(emo)
+        self.emotion = QComboBox()
+        self.emotion.addItems([e.capitalize() for e in EMOTIONS])
+        self.intensity = LabeledSlider(0.0, 1.0, 0.01, "{:.0%}")
+        self.add_key = QPushButton("Key emotion at playhead")
+        self.add_key.setToolTip("Add an emotion key at the playhead (double-click the emotion lane does the same)")
+        self.emotion_hint = QLabel("Edits the key in effect at the playhead.")
+        self.emotion_hint.setObjectName("sectionHint")
+        f.addRow("Category", self.emotion)
+        f.addRow("Intensity", self.intensity)
+        f.addRow(self.add_key)
+        f.addRow(self.emotion_hint)
+        layout.addWidget(emo)
+
+        perf = QGroupBox("Performance")
+        f = QFormLayout(perf)
+        self.gaze_yaw = LabeledSlider(-30.0, 30.0, 0.5, "{:+.1f}°")
+        self.gaze_pitch = LabeledSlider(-20.0, 20.0, 0.5, "{:+.1f}°")
+        self.eye_contact = LabeledSlider(0.0, 1.0, 0.01, "{:.0%}")
+        self.head_distance = LabeledSlider(20.0, 300.0, 1.0, "{:.0f} cm")
+        self.articulation = LabeledSlider(0.0, 2.0, 0.01, "{:.0%}")
+        f.addRow("Gaze yaw", self.gaze_yaw)
+        f.addRow("Gaze pitch", self.gaze_pitch)
+        f.addRow("Eye contact", self.eye_contact)
+        f.addRow("Head distance", self.head_distance)
+        f.addRow("Articulation", self.articulation)
+        layout.addWidget(perf)
+
+        gen = QGroupBox("Engine")
+        f = QFormLayout(gen)
+        self.engine = QComboBox()
+        for name, reason in available_engines().items():
+            self.engine.addItem(name.capitalize(), name)
+            if reason:
+                item = self.engine.model().item(self.engine.count() - 1)
+                item.setEnabled(False)
+                item.setToolTip(reason)
+        self.steps = QSpinBox()
+        self.steps.setRange(1, 64)
+        self.steps.setToolTip("Sampling steps of the neural engine (more: smoother, slower)")
+        seed_row = QHBoxLayout()
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.new_take = QPushButton("New take")
+        self.new_take.setToolTip("Generate another performance with a fresh seed; compare takes in the list")
+        seed_row.addWidget(self.seed, 1)
+        seed_row.addWidget(self.new_take)
+        f.addRow("Engine", self.engine)
+        f.addRow("Steps", self.steps)
+        f.addRow("Seed", seed_row)
+        self.takes = QListWidget()
+        self.takes.setMaximumHeight(110)
+        self.takes.setToolTip("Generated takes: click one to use it (undoable)")
+        f.addRow(self.takes)
+        layout.addWidget(gen)
+
+        tr = QGroupBox("Transcript (optional, improves lip sync)")
+        tl = QVBoxLayout(tr)
+        self.transcript = QPlainTextEdit()
+        self.transcript.setPlaceholderText("Type what is said; the take regenerates when you pause typing.")
+        self.transcript.setMaximumHeight(80)
+        tl.addWidget(self.transcript)
+        layout.addWidget(tr)
+        layout.addStretch(1)
+
+        self._transcript_timer = QTimer(self)
+        self._transcript_timer.setSingleShot(True)
+        self._transcript_timer.setInterval(TRANSCRIPT_DEBOUNCE_MS)
+        self._transcript_timer.timeout.connect(self._emit)
+        self.transcript.textChanged.connect(lambda: None if self._updating else self._transcript_timer.start())
+        for w in (self.intensity, self.gaze_yaw, self.gaze_pitch, self.eye_contact, self.head_distance,
+                  self.articulation):
+            w.valueChanged.connect(self._emit)
+        self.emotion.currentIndexChanged.connect(self._emit)
+        self.engine.currentIndexChanged.connect(self._engine_changed)
+        self.steps.valueChanged.connect(self._emit)
+        self.seed.valueChanged.connect(self._emit)
+        self.new_take.clicked.connect(self._new_take)
+        self.add_key.clicked.connect(self.add_emotion_key_requested)
+        self.takes.itemClicked.connect(lambda item: self.variant_picked.emit(self.takes.row(item)))
+        self.show_request(self._request)
+
+    # --- model -> widgets ---------------------------------------------------------------------------------------
+    def show_request(self, request: GenerationRequest) -> None:
+        self._updating = True
+        try:
+            self._request = request
+            key = self.current_emotion_key(request)
+            self.emotion.setCurrentIndex(EMOTIONS.index(key.emotion))
+            self.intensity.setValue(key.intensity)
+            self.gaze_yaw.setValue(request.gaze[0])
+            self.gaze_pitch.setValue(request.gaze[1])
+            self.eye_contact.setValue(request.eye_contact)
+            self.head_distance.setValue(request.head_distance)
+            self.articulation.setValue(request.articulation)
+            idx = self.engine.findData(request.engine)
+            self.engine.setCurrentIndex(max(idx, 0))
+            self.steps.setValue(request.steps)
+            self.steps.setEnabled(request.engine == "neural")
+            self.seed.setValue(request.seed)
+            if self.transcript.toPlainText().strip() != (request.transcript or "").strip():
+                self.transcript.setPlainText(request.transcript or "")
+            n = len(request.emotion_keys)
+            self.emotion_hint.setText(f"{n} emotion key{'s' if n != 1 else ''}; edits the key in effect at the "
+                                      "playhead.")
+        finally:
+            self._updating = False
+
+    def set_playhead(self, seconds: float) -> None:
+        """The emotion widgets show the key in effect at the playhead."""
+        self.playhead_seconds = seconds
+        key = self.current_emotion_key(self._request)
+        if (EMOTIONS[self.emotion.currentIndex()], self.intensity.value()) != (key.emotion, key.intensity):
+            self.show_request(self._request)
+
+    def show_variants(self, labels: list[str], current: int | None) -> None:
+        self.takes.clear()
+        for i, label in enumerate(labels):
+            item = QListWidgetItem(label)
+            if i == current:
+                item.setForeground(Qt.GlobalColor.white)
+                item.setText("▶ " + label)
+            self.takes.addItem(item)
+
+    def current_emotion_index(self, request: GenerationRequest) -> int:
+        keys = request.emotion_keys
+        idx = 0
+        for i, k in enumerate(keys):
+            if k.time <= self.playhead_seconds + 1e-9:
+                idx = i
+        return idx
+
+    def current_emotion_key(self, request: GenerationRequest) -> EmotionKey:
+        return request.emotion_keys[self.current_emotion_index(request)]
+
+    # --- widgets -> model ---------------------------------------------------------------------------------------
+    def request(self) -> GenerationRequest:
+        """The request the widgets describe now."""
+        r = self._request
+        keys = list(r.emotion_keys)
+        i = self.current_emotion_index(r)
+        keys[i] = EmotionKey(keys[i].time, EMOTIONS[self.emotion.currentIndex()], self.intensity.value())
+        return dataclasses.replace(
+            r, emotion_keys=tuple(keys), gaze=(self.gaze_yaw.value(), self.gaze_pitch.value()),
+            eye_contact=self.eye_contact.value(), head_distance=self.head_distance.value(),
+            articulation=self.articulation.value(), engine=self.engine.currentData() or "procedural",
+            steps=self.steps.value(), seed=self.seed.value(),
+            transcript=self.transcript.toPlainText().strip() or None)
+
+    def _emit(self, *_):
+        if self._updating:
+            return
+        self._request = self.request()
+        self.request_changed.emit(self._request)
+
+    def _engine_changed(self, *_):
+        self.steps.setEnabled(self.engine.currentData() == "neural")
+        self._emit()
+
+    def _new_take(self) -> None:
+        seed = random.randrange(1, 2**31 - 1)
+        self._updating = True
+        self.seed.setValue(seed)
+        self._updating = False
+        self._request = self.request()
+        self.new_take_requested.emit(self._request)
