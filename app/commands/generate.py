@@ -38,6 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same performance (default 0)")
     p.add_argument("--fps", type=float, default=None, help="frame rate of exported curves (default 60)")
     p.add_argument("--engine", default="procedural", help="animation engine (default procedural)")
+    p.add_argument("--steps", type=int, help="neural engine: sampling steps (default 4; fewer is faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
     settings = GenerateSettings(engine=args.engine, transcript=transcript, emotion_keys=keys,
                                 gaze=parse_gaze(args.gaze), eye_contact=args.eye_contact,
                                 head_distance=args.head_distance, articulation=args.articulation, seed=args.seed,
-                                phones_file=args.phones)
+                                phones_file=args.phones,
+                                extra={"steps": args.steps} if args.steps else {})
     try:
         clip = load_audio(args.input)
     except AudioError as exc:
@@ -83,9 +85,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if not args.quiet:
         extra = take.meta.extra
+        how = (f"{extra['phones']} phones ({extra.get('phones_source', 'aligned')})" if "phones" in extra
+               else f"{take.meta.engine} engine, {extra.get('steps', '?')} sampling steps")
         print(f"wrote {out}: {take.num_frames} frames at {take.fps:g} fps ({clip.duration:.2f} s of audio); "
-              f"{extra.get('phones', '?')} phones ({extra.get('phones_source', '?')}) in "
-              f"{time.perf_counter() - t0:.2f} s", file=sys.stderr)
+              f"{how} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0
 
 

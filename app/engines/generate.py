@@ -23,7 +23,8 @@ CancelFn = Callable[[], bool]
 EngineFn = Callable[..., tuple[np.ndarray, dict]]
 
 # name -> "module:function", imported when first used so the command line stays fast to start.
-_BUILTIN: dict[str, str] = {"procedural": "app.engines.generate:_run_procedural"}
+_BUILTIN: dict[str, str] = {"procedural": "app.engines.generate:_run_procedural",
+                             "neural": "app.engines.generate:_run_neural"}
 _REGISTERED: dict[str, EngineFn] = {}
 
 # Share of the progress bar each procedural stage takes (alignment dominates).
@@ -100,10 +101,13 @@ def generate_take(clip, settings: GenerateSettings, progress: ProgressFn | None 
 
 
 def run_engine(clip, settings: GenerateSettings, progress: ProgressFn | None = None,
-               cancel: CancelFn | None = None) -> tuple[np.ndarray, dict]:
+               cancel: CancelFn | None = None, locked: tuple[np.ndarray, np.ndarray] | None = None,
+               ) -> tuple[np.ndarray, dict]:
+    """Run the settings' engine. ``locked`` = (mask, values), both (frames, 180): frames and channels the user
+    locked; an engine that can inpaint generates the rest around them (the Take keeps them in any case)."""
     fn = _engine(settings.engine)
     _check(cancel)
-    curves, extra = fn(clip, settings, progress, cancel)
+    curves, extra = fn(clip, settings, progress, cancel, locked=locked)
     _check(cancel)
     if progress:
         progress(1.0)
@@ -114,7 +118,10 @@ def regenerate(take: Take, settings: GenerateSettings, clip, progress: ProgressF
                cancel: CancelFn | None = None, history=None) -> Take:
     """New base curves for an existing take; locked ranges keep their values (blended at the edges). With a
     ``history`` (app.core.history.History) the change is one undoable step."""
-    curves, extra = run_engine(clip, settings, progress, cancel)
+    locked = None
+    if take.locks and frames_for_duration(clip.duration, FPS) == take.num_frames:
+        locked = (take.locked_mask(), np.asarray(take.base))
+    curves, extra = run_engine(clip, settings, progress, cancel, locked=locked)
     meta = settings.meta(extra)
     if history is not None:
         history.regenerate(curves, meta)
@@ -150,7 +157,8 @@ def phone_alignment(clip, settings: GenerateSettings, progress: ProgressFn | Non
 
 
 def _run_procedural(clip, settings: GenerateSettings, progress: ProgressFn | None,
-                    cancel: CancelFn | None) -> tuple[np.ndarray, dict]:
+                    cancel: CancelFn | None, locked=None) -> tuple[np.ndarray, dict]:
+    # Locked ranges are held by the Take (blended at their edges); the rule-based engine needs nothing else.
     from app.engines.procedural.engine import PerformanceControls, synthesize
 
     try:
@@ -175,3 +183,21 @@ def _run_procedural(clip, settings: GenerateSettings, progress: ProgressFn | Non
     if settings.phones_file:
         extra["phones_file"] = str(settings.phones_file)
     return curves, extra
+
+
+# --- the neural engine ------------------------------------------------------------------------------------
+def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, cancel: CancelFn | None,
+                locked=None) -> tuple[np.ndarray, dict]:
+    from app.engines import neural
+    from models.pipeline import DEFAULT_STEPS
+
+    steps = int(settings.extra.get("steps") or DEFAULT_STEPS)
+    t0 = time.perf_counter()
+    try:
+        curves = neural.generate_neural(clip, settings, progress, cancel, locked=locked, steps=steps)
+    except neural.GenerationCancelled as exc:
+        raise GenerationCancelled(str(exc)) from None
+    except neural.NeuralEngineError as exc:
+        raise GenerateError(str(exc)) from None
+    return curves, {"steps": steps, "inpainted": locked is not None,
+                    "synthesis_seconds": round(time.perf_counter() - t0, 3)}

@@ -1,0 +1,46 @@
+"""``vasa-rig train``: train the neural engine (Latents2Rig, audio-encoder pre-training, Audio2Latents) on a corpus."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from app.commands import CommandError
+
+NAME = "train"
+HELP = "train the neural engine on a corpus folder (manifest.json + shards) and write a checkpoint"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--data", required=True, help="corpus folder (vasa-rig dataset build) or packed .npz")
+    p.add_argument("--out", required=True, help="checkpoint to write (.pt); loss curves go to OUT.png")
+    p.add_argument("--resume", action="store_true", help="continue from OUT.state after an interruption")
+    p.add_argument("--steps", type=int, default=4000, help="Audio2Latents training steps (default 4000)")
+    p.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
+    p.add_argument("--objective", choices=("flow", "regression"), default="flow",
+                   help="flow (the engine) or regression (the baseline)")
+    p.add_argument("--seed", type=int, default=0)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from models import corpus_tensors as CT
+    from models.train import TrainConfig, train
+
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    if device == "cuda" and not torch.cuda.is_available():
+        raise CommandError("--device cuda was asked for but no CUDA device is available")
+    if args.steps < 1:
+        raise CommandError("--steps must be at least 1")
+    try:
+        corpus = CT.load(args.data)
+    except (CT.CorpusError, OSError, KeyError, ValueError) as exc:
+        raise CommandError(f"cannot read the corpus: {exc}") from exc
+    cfg = TrainConfig(a2l_steps=args.steps, ae_steps=max(200, args.steps // 2),
+                      pretrain_steps=max(100, args.steps // 4), device=device, seed=args.seed)
+    cfg.audio2latents.objective = args.objective
+    out = Path(args.out)
+    train(corpus, out, cfg, resume=args.resume, report=lambda m: print(m, flush=True))
+    print(f"wrote {out} and {out}.png")
+    return 0

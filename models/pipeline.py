@@ -1,0 +1,143 @@
+"""The neural engine as one object: audio encoder + Audio2Latents + Latents2Rig, loaded from one checkpoint.
+
+``NeuralModel.generate`` turns 16 kHz audio and per-frame conditions into (frames, 180) rig curves; it is what the
+app's runner (app/engines/neural.py) and the evaluation call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from .audio2latents import Audio2Latents, Audio2LatentsConfig, condition_features
+from .audio_encoder import AudioEncoder, AudioEncoderConfig, encode_long
+from .checkpoint import build_module, read_checkpoint, save_checkpoint
+from .latents2rig import Latents2RigConfig, RigAutoencoder
+from .sampling import sample_sequence
+
+DEFAULT_STEPS = 4
+DEFAULT_GUIDANCE = 1.0
+INPAINT_ITERS = 12
+INPAINT_LR = 0.5
+
+
+@dataclass
+class Locked:
+    """Rig values the sample must keep: ``mask`` (frames, 180) bool, ``values`` (frames, 180)."""
+
+    mask: np.ndarray
+    values: np.ndarray
+
+
+class NeuralModel(nn.Module):
+    def __init__(self, encoder: AudioEncoder, rig: RigAutoencoder, a2l: Audio2Latents) -> None:
+        super().__init__()
+        self.encoder, self.rig, self.a2l = encoder, rig, a2l
+
+    @staticmethod
+    def create(enc: AudioEncoderConfig, l2r: Latents2RigConfig, a2l: Audio2LatentsConfig) -> NeuralModel:
+        if a2l.latent_dim != l2r.latent_dim or a2l.audio_dim != enc.channels:
+            raise ValueError("Audio2Latents config does not fit the encoder / Latents2Rig configs")
+        return NeuralModel(AudioEncoder(enc), RigAutoencoder(l2r), Audio2Latents(a2l))
+
+    def modules_by_name(self) -> dict[str, nn.Module]:
+        return {"audio_encoder": self.encoder, "latents2rig": self.rig, "audio2latents": self.a2l}
+
+    def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
+        save_checkpoint(path, self.modules_by_name(), extra=extra)
+
+    @staticmethod
+    def load(path: str | os.PathLike, device: str | torch.device = "cpu") -> tuple[NeuralModel, dict]:
+        payload = read_checkpoint(path)
+        model = NeuralModel(build_module(payload, "audio_encoder", AudioEncoderConfig, AudioEncoder),
+                            build_module(payload, "latents2rig", Latents2RigConfig, RigAutoencoder),
+                            build_module(payload, "audio2latents", Audio2LatentsConfig, Audio2Latents))
+        return model.to(device).eval(), payload.get("extra", {})
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    @torch.no_grad()
+    def generate(self, audio: np.ndarray, num_frames: int, emotion_weights: np.ndarray, gaze: np.ndarray,
+                 head_distance: np.ndarray, *, seed: int = 0, steps: int = DEFAULT_STEPS,
+                 guidance: float = DEFAULT_GUIDANCE, locked: Locked | None = None, mode: str = "lockstep",
+                 callback: Callable[[dict], None] | None = None,
+                 cancel: Callable[[], bool] | None = None) -> np.ndarray:
+        """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
+        one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm."""
+        self.eval()
+        dev = self.device
+        shape = (num_frames, self.rig.config.num_channels)
+        if locked is not None and (locked.mask.shape != shape or locked.values.shape != shape):
+            raise ValueError(f"locked mask and values must both be {shape}, got {locked.mask.shape} and "
+                             f"{locked.values.shape}")
+        feats = encode_long(self.encoder, torch.as_tensor(audio, dtype=torch.float32, device=dev), num_frames)
+        ew, other = condition_features(torch.as_tensor(emotion_weights, dtype=torch.float32, device=dev),
+                                       torch.ones(num_frames, device=dev),
+                                       torch.as_tensor(gaze, dtype=torch.float32, device=dev),
+                                       torch.as_tensor(head_distance, dtype=torch.float32, device=dev))
+        cfg = self.a2l.config
+        regression = cfg.objective == "regression"
+        guided = guidance != 1.0 and not regression
+
+        def denoiser(x, t, starts, n, ctx, ctx_mask):
+            idx = torch.tensor(starts, device=dev)[:, None] + torch.arange(n, device=dev)[None]
+            a, e, o = feats[idx], ew[idx], other[idx]
+            if not guided:
+                return self.a2l(x, t, a, e, o, ctx, ctx_mask)
+            b = x.shape[0]
+            drop = torch.arange(2 * b, device=dev) >= b  # first half conditioned, second half not
+
+            def two(y: torch.Tensor) -> torch.Tensor:
+                return torch.cat([y, y])
+
+            v = self.a2l(two(x), two(t), two(a), two(e), two(o), two(ctx), two(ctx_mask), drop, drop)
+            return v[b:] + guidance * (v[:b] - v[b:])
+
+        project = self._projector(locked, num_frames) if locked is not None and locked.mask.any() else None
+        z = sample_sequence(denoiser, num_frames, cfg.latent_dim, window=cfg.window, context=cfg.context,
+                            steps=steps, seed=seed, device=dev, direct=regression, project=project,
+                            mode=mode, callback=callback, cancel=cancel)
+        curves = self.rig.decode(z).float().cpu().numpy()
+        if locked is not None:
+            curves = np.where(locked.mask, locked.values.astype(np.float32), curves)
+        return curves.astype(np.float32)
+
+    def _projector(self, locked: Locked, num_frames: int):
+        """Moves each clean estimate towards latents that decode to the locked values, so unlocked channels are
+        regenerated consistently with what the user kept (the exact values are pasted in at the end)."""
+        dev = self.device
+        mask = torch.as_tensor(locked.mask, dtype=torch.float32, device=dev)
+        values = torch.as_tensor(locked.values, dtype=torch.float32, device=dev)
+        full = mask.all(dim=1)
+        with torch.no_grad():
+            z_full = self.rig.encode(values)
+        target = self.rig.normalise(values)
+
+        def project(x1: torch.Tensor, start: int, stop: int, gen_from: int) -> torch.Tensor:
+            m = mask[start:stop]
+            if not m.any():
+                return x1
+            z = x1[0].clone()
+            f = full[start:stop]
+            z[f] = z_full[start:stop][f]
+            with torch.enable_grad():
+                for _ in range(INPAINT_ITERS):
+                    z = z.detach().requires_grad_(True)
+                    pred = self.rig.normalise(self.rig.decode(z))
+                    # Per-frame mean over the locked channels, summed over frames: each frame's step size
+                    # does not depend on how many frames or channels are locked.
+                    err = ((pred - target[start:stop]) ** 2 * m).sum(1) / m.sum(1).clamp_min(1.0)
+                    (grad,) = torch.autograd.grad(err.sum(), z)
+                    z = z - INPAINT_LR * grad
+            z = z.detach()
+            z[f] = z_full[start:stop][f]
+            return z[None]
+
+        return project

@@ -1,0 +1,339 @@
+"""Training loops: Latents2Rig autoencoder, self-supervised audio-encoder pre-training (masked log-mel
+prediction), Audio2Latents (rectified flow, or plain regression for the baseline). Plain functions over a
+``TrainConfig``; the command line lives in app/commands/train.py.
+
+Every stage is resumable: a training state (weights, optimiser, EMA, step, loss history) is written next to the
+output every ``save_every`` steps and at the end of each stage; ``resume=True`` continues from it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from .audio2latents import Audio2LatentsConfig, condition_features
+from .audio_encoder import AudioEncoderConfig, MaskedMelHead, span_mask
+from .corpus_tensors import Corpus
+from .latents2rig import Latents2RigConfig
+from .pipeline import NeuralModel
+
+STAGES = ("autoencoder", "pretrain", "audio2latents")
+
+
+@dataclass
+class TrainConfig:
+    encoder: AudioEncoderConfig = field(default_factory=AudioEncoderConfig)
+    latents2rig: Latents2RigConfig = field(default_factory=Latents2RigConfig)
+    audio2latents: Audio2LatentsConfig = field(default_factory=Audio2LatentsConfig)
+    ae_steps: int = 2000
+    pretrain_steps: int = 1000
+    a2l_steps: int = 4000
+    batch: int = 32
+    ae_batch: int = 1024
+    lr: float = 3e-4
+    ae_lr: float = 1e-3
+    weight_decay: float = 0.01
+    ema: float = 0.999
+    seed: int = 0
+    val_every: int = 250
+    save_every: int = 500
+    augment: bool = True
+    ae_seconds: float = 0.0  # > 0: fit the stage's steps to this many seconds (steps stay an upper bound)
+    pretrain_seconds: float = 0.0
+    a2l_seconds: float = 0.0
+    device: str = "cpu"
+
+
+class TrainingState:
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.stage_done: list[str] = []
+        self.history: dict[str, list] = {}
+
+    def log(self, key: str, step: int, value: float) -> None:
+        self.history.setdefault(key, []).append((step, float(value)))
+
+
+def augment_audio(audio: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """Gain, noise at 5-40 dB SNR, and band-limiting (telephone-like) on a (B, samples) batch."""
+    b, n = audio.shape
+    dev = audio.device
+    r = torch.rand(b, 4, generator=g).to(dev)
+    x = audio * (10 ** ((r[:, 0:1] * 24 - 12) / 20))
+    power = x.pow(2).mean(1, keepdim=True).clamp_min(1e-8)
+    snr_db = 5 + 35 * r[:, 1:2]
+    noise = torch.randn(b, n, generator=g).to(dev) * torch.sqrt(power / 10 ** (snr_db / 10))
+    x = torch.where(r[:, 2:3] < 0.5, x + noise, x)
+    spec = torch.fft.rfft(x)
+    freqs = torch.fft.rfftfreq(n, 1 / 16000).to(dev)
+    cutoff = torch.where(r[:, 3:4] < 0.25, torch.full_like(r[:, 3:4], 3600.0), torch.full_like(r[:, 3:4], 9e3))
+    x = torch.fft.irfft(spec * (freqs[None] < cutoff), n=n)
+    return x.clamp(-1, 1)
+
+
+def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
+    with torch.no_grad():
+        for pe, pm in zip(ema.parameters(), model.parameters(), strict=True):
+            pe.lerp_(pm, 1 - decay)
+
+
+def _autocast(device: str):
+    return torch.autocast("cuda", dtype=torch.bfloat16) if device.startswith("cuda") else torch.autocast(
+        "cpu", enabled=False)
+
+
+class Budget:
+    """The number of steps of a stage: fixed, or fitted to a time budget after timing the first steps (so one
+    script trains within a device lease whatever the card's speed). The schedule reads ``total`` as it changes."""
+
+    def __init__(self, steps: int, seconds: float = 0.0) -> None:
+        self.total, self.seconds, self.t0 = steps, seconds, time.time()
+
+    def update(self, step: int) -> None:
+        # Timed from step 10 to 60: the first steps carry one-off costs (kernel selection, caches) that would
+        # make the estimate far too pessimistic.
+        if self.seconds > 0 and step == 10:
+            self.t10 = time.time()
+        if self.seconds > 0 and step == 60:
+            per_step = (time.time() - self.t10) / 50
+            left = self.seconds - (time.time() - self.t0)
+            self.total = max(61, min(self.total, 60 + int(left / per_step)))
+
+
+def _schedule(opt: torch.optim.Optimizer, budget: Budget) -> torch.optim.lr_scheduler.LambdaLR:
+    """Linear warm-up (at most 200 steps), then cosine decay to zero at the budget's end."""
+    def factor(s: int) -> float:
+        warm = min(200, budget.total // 10 + 1)
+        return min(1.0, (s + 1) / warm) * 0.5 * (1 + math.cos(math.pi * min(s, budget.total) / budget.total))
+    return torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def autoencoder_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: TrainingState,
+                      report: Callable[[str], None]) -> None:
+    rig = model.rig
+    train_idx = corpus.indices("train", labelled=True)
+    frames = torch.cat([torch.arange(int(corpus.frame_start[i]), int(corpus.frame_start[i] + corpus.num_frames[i]))
+                        for i in train_idx.tolist()]).to(corpus.curves.device)
+    rig.set_channel_stats(corpus.curves[frames])
+    opt = torch.optim.AdamW(rig.parameters(), lr=cfg.ae_lr, weight_decay=0.0)
+    budget = Budget(cfg.ae_steps, cfg.ae_seconds)
+    sched = _schedule(opt, budget)
+    g = torch.Generator().manual_seed(cfg.seed)
+    gd = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
+    rig.train()
+    step = 0
+    while step < budget.total:
+        pick = frames[torch.randint(len(frames), (cfg.ae_batch,), generator=g).to(frames.device)]
+        loss = rig.reconstruction_loss(corpus.curves[pick], gd)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == budget.total - 1:
+            state.log("autoencoder/train", step, loss.item())
+            report(f"autoencoder {step}/{budget.total} loss {loss.item():.4f}")
+        step += 1
+        budget.update(step)
+    rig.eval()
+    with torch.no_grad():  # standardise the latents over the training frames
+        z = torch.cat([rig.encoder(rig.normalise(corpus.curves[frames[i:i + 65536]]))
+                       for i in range(0, len(frames), 65536)])
+        rig.latent_mean.copy_(z.mean(0))
+        rig.latent_sd.copy_(z.std(0).clamp_min(1e-3))
+
+
+def pretrain_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: TrainingState,
+                   report: Callable[[str], None]) -> None:
+    """Masked log-mel prediction on unlabelled and training audio (never the validation speakers)."""
+    enc = model.encoder
+    head = MaskedMelHead(enc.config.channels).to(cfg.device)
+    idx = torch.cat([corpus.indices("train"), corpus.indices("unlabelled")])
+    params = list(enc.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr * 2, weight_decay=cfg.weight_decay)
+    budget = Budget(cfg.pretrain_steps, cfg.pretrain_seconds)
+    sched = _schedule(opt, budget)
+    g = torch.Generator().manual_seed(cfg.seed + 1)
+    frames = cfg.audio2latents.window
+    enc.train()
+    step = 0
+    while step < budget.total:
+        batch = corpus.crops(idx, cfg.batch, frames, g)
+        audio = augment_audio(batch["audio"], g) if cfg.augment else batch["audio"]
+        with torch.no_grad(), torch.autocast(device_type=audio.device.type, enabled=False):
+            mel = enc.logmel(audio.float(), frames)
+        m = span_mask(mel.shape[0], frames, 0.3, 5, None, mel.device)  # masked at the 60 fps frame level
+        m2 = m.repeat_interleave(2, dim=1)
+        with _autocast(cfg.device):
+            pred = head(enc.forward_mel(mel.masked_fill(m2[:, None, :], 0.0)))
+        loss = ((pred.float() - mel) ** 2 * m2[:, None, :]).sum() / (m2.sum() * mel.shape[1]).clamp_min(1)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        if step % 100 == 0 or step == budget.total - 1:
+            state.log("pretrain/train", step, loss.item())
+            report(f"pretrain {step}/{budget.total} loss {loss.item():.4f}")
+        step += 1
+        budget.update(step)
+
+
+def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g: torch.Generator,
+                   train: bool) -> torch.Tensor:
+    dev = batch["curves"].device
+    b, n = batch["mask"].shape
+    with torch.no_grad():
+        z = model.rig.encode(batch["curves"])
+    feats = model.encoder(batch["audio"], n)
+    ew, other = condition_features(batch["emotion"], batch["intensity"], batch["gaze"], batch["head_distance"])
+    r = torch.rand(b, 4, generator=g).to(dev)
+    has_ctx = r[:, 0] >= cfg.p_no_context
+    ctx_mask = (torch.arange(n, device=dev)[None] < cfg.context) & has_ctx[:, None]
+    drop_a = (r[:, 1] < cfg.p_drop_audio) if train else torch.zeros(b, dtype=torch.bool, device=dev)
+    drop_e = (r[:, 2] < cfg.p_drop_emotion) if train else torch.zeros(b, dtype=torch.bool, device=dev)
+    if cfg.objective == "regression":
+        x, t, target = torch.zeros_like(z), torch.zeros(b, device=dev), z
+        drop_a = drop_e = None
+    else:
+        t = torch.sigmoid(torch.randn(b, generator=g).to(dev))
+        noise = torch.randn(z.shape, generator=g).to(dev)
+        x = t[:, None, None] * z + (1 - t[:, None, None]) * noise
+        target = z - noise
+    pred = model.a2l(x, t, feats, ew, other, z, ctx_mask, drop_a, drop_e)
+    w = (batch["mask"] & ~ctx_mask).float()
+    return ((pred.float() - target) ** 2).mean(-1).mul(w).sum() / w.sum().clamp_min(1)
+
+
+@torch.no_grad()
+def validate(model: NeuralModel, corpus: Corpus, split: str, cfg: TrainConfig, batches: int = 4) -> float | None:
+    idx = corpus.indices(split, labelled=True)
+    if len(idx) == 0:
+        return None
+    g = torch.Generator().manual_seed(1234)
+    was = model.training
+    model.eval()
+    losses = []
+    for _ in range(batches):
+        batch = corpus.crops(idx, cfg.batch, cfg.audio2latents.window, g)
+        with _autocast(cfg.device):
+            losses.append(a2l_batch_loss(model, batch, cfg.audio2latents, g, train=False).item())
+    model.train(was)
+    return sum(losses) / len(losses)
+
+
+def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: TrainingState,
+              report: Callable[[str], None], save: Callable[[NeuralModel], None]) -> NeuralModel:
+    """Trains encoder + Audio2Latents; returns the EMA copy (used for validation and saved)."""
+    idx = corpus.indices("train", labelled=True)
+    params = list(model.encoder.parameters()) + list(model.a2l.parameters())
+    opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
+    budget = Budget(cfg.a2l_steps, cfg.a2l_seconds)
+    sched = _schedule(opt, budget)
+    ema = copy.deepcopy(model).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    g = torch.Generator().manual_seed(cfg.seed + 2)
+    model.train()
+    model.rig.eval()
+    t0 = time.time()
+    step = 0
+    while step < budget.total:
+        batch = corpus.crops(idx, cfg.batch, cfg.audio2latents.window, g)
+        if cfg.augment:
+            batch["audio"] = augment_audio(batch["audio"], g)
+        with _autocast(cfg.device):
+            loss = a2l_batch_loss(model, batch, cfg.audio2latents, g, train=True)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        sched.step()
+        _ema_update(ema, model, cfg.ema if step > 200 else 0.0)
+        if step % 50 == 0:
+            state.log(f"{cfg.audio2latents.objective}/train", step, loss.item())
+        if step % cfg.val_every == 0 or step == budget.total - 1:
+            for split in ("val_voice", "val_real"):
+                v = validate(ema, corpus, split, cfg)
+                if v is not None:
+                    state.log(f"{cfg.audio2latents.objective}/{split}", step, v)
+            report(f"{cfg.audio2latents.objective} {step}/{budget.total} loss {loss.item():.4f} "
+                   f"({time.time() - t0:.0f}s)")
+        if step and step % cfg.save_every == 0:
+            save(ema)
+        step += 1
+        budget.update(step)
+    return ema
+
+
+def plot_history(history: dict[str, list], path: str | os.PathLike) -> None:
+    """Loss curves as a PNG (log scale), one panel per stage."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = sorted({k.split("/")[0] for k in history})
+    fig, axes = plt.subplots(1, max(len(groups), 1), figsize=(5 * max(len(groups), 1), 3.5), squeeze=False)
+    for ax, grp in zip(axes[0], groups, strict=False):
+        for key, pts in sorted(history.items()):
+            if key.split("/")[0] == grp and pts:
+                ax.plot([p[0] for p in pts], [p[1] for p in pts], label=key.split("/", 1)[1])
+        ax.set_title(grp)
+        ax.set_yscale("log")
+        ax.set_xlabel("step")
+        ax.legend()
+    fig.tight_layout()
+    tmp = Path(str(path) + ".tmp.png")
+    fig.savefig(tmp, dpi=80)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: bool = False,
+          report: Callable[[str], None] = print) -> NeuralModel:
+    """All stages; writes the checkpoint to ``out``, the loss curves to ``out``.png and a resumable state to
+    ``out``.state. Returns the trained model (EMA weights)."""
+    out = Path(out)
+    state_path = Path(str(out) + ".state")
+    torch.manual_seed(cfg.seed)
+    model = NeuralModel.create(cfg.encoder, cfg.latents2rig, cfg.audio2latents).to(cfg.device)
+    state = TrainingState(state_path)
+    if resume and state_path.is_file():
+        saved = torch.load(state_path, map_location=cfg.device, weights_only=True)
+        model.load_state_dict(saved["model"], strict=True)
+        state.stage_done = list(saved["stage_done"])
+        state.history = {k: [tuple(p) for p in v] for k, v in json.loads(saved["history"]).items()}
+        report(f"resumed after stages: {', '.join(state.stage_done) or 'none'}")
+    corpus = corpus.to(cfg.device)
+
+    def save_state(m: NeuralModel) -> None:
+        tmp = Path(str(state_path) + ".tmp")
+        torch.save({"model": m.state_dict(), "stage_done": state.stage_done,
+                    "history": json.dumps(state.history)}, tmp)
+        os.replace(tmp, state_path)
+
+    if "autoencoder" not in state.stage_done:
+        autoencoder_stage(model, corpus, cfg, state, report)
+        state.stage_done.append("autoencoder")
+        save_state(model)
+    if "pretrain" not in state.stage_done and cfg.pretrain_steps > 0:
+        pretrain_stage(model, corpus, cfg, state, report)
+        state.stage_done.append("pretrain")
+        save_state(model)
+    if "audio2latents" not in state.stage_done:
+        model = a2l_stage(model, corpus, cfg, state, report, save_state)
+        state.stage_done.append("audio2latents")
+        save_state(model)
+    extra = {"train_config": json.dumps(asdict(cfg)), "history": json.dumps(state.history)}
+    model.save(out, extra=extra)
+    plot_history(state.history, str(out) + ".png")
+    return model
