@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.stream",
     "app.commands.listen",
     "app.commands.bench",
+    "app.commands.dataset",
     "app.commands.train",
 )
 
