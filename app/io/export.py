@@ -165,15 +165,7 @@ def _read_fbx(path: Path, rig: RigSpec) -> tf.ImportedCurves:
         raise tf.TakeFormatError(f"{path.name} has no curves with MetaHuman, face-board or ARKit names")
     names = known[curve_set]
     values = np.stack([sampled.get(name, np.zeros(n)) for name in names], axis=1).astype(np.float32)
-    if curve_set == "faceboard":
-        out = rig.rest_curves(n)
-        out[:, :NUM_CONTROLS] = values
-    elif curve_set == "metahuman":
-        out = rig.from_ue_curves(values)
-    else:
-        full = np.zeros((n, 61), np.float32)
-        full[:, :52] = values
-        out = rig.from_arkit(full)
+    out = tf.rig_curves_from_set(values, rig, curve_set)
     for i, ch in enumerate(("head_yaw", "head_pitch", "head_roll", "head_tx", "head_ty", "head_tz")):
         ue_name = rig.head_ue_curves[ch]
         if ch in sampled:

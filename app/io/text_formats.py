@@ -152,6 +152,23 @@ def curve_set_values(curves: np.ndarray, rig: RigSpec, curve_set: str) -> tuple[
     raise ValueError(f"unknown curve set {curve_set!r}; choose {', '.join(CURVE_SETS)}")
 
 
+def rig_curves_from_set(values: np.ndarray, rig: RigSpec, curve_set: str) -> np.ndarray:
+    """(frames, n) values named by ``curve_set`` (in the order curve_set_values gives) -> (frames, 180) rig
+    curves, head at rest."""
+    n = len(values)
+    if curve_set == "faceboard":
+        out = rig.rest_curves(n)
+        out[:, :NUM_CONTROLS] = values
+        return out
+    if curve_set == "metahuman":
+        return rig.from_ue_curves(values)
+    if curve_set == "arkit":
+        full = np.zeros((n, 61), np.float32)
+        full[:, :52] = values
+        return rig.from_arkit(full)
+    raise ValueError(f"unknown curve set {curve_set!r}; choose {', '.join(CURVE_SETS)}")
+
+
 def write_curves_json(path: str | Path, curves: np.ndarray, fps: float, rig: RigSpec, *, curve_set: str = "faceboard",
                       name: str = "take", meta: dict | None = None) -> None:
     names, values = curve_set_values(curves, rig, curve_set)
@@ -192,15 +209,7 @@ def read_curves_json(path: str | Path, rig: RigSpec) -> ImportedCurves:
                     raise TakeFormatError(f"{path.name}: channel {name} has {col.size} values, expected {n}")
                 values[:, i] = col
         _check_finite(values, path)
-        if curve_set == "faceboard":
-            out = rig.rest_curves(n)
-            out[:, :NUM_CONTROLS] = values
-        elif curve_set == "metahuman":
-            out = rig.from_ue_curves(values)
-        else:
-            full = np.zeros((n, 61), np.float32)
-            full[:, :52] = values
-            out = rig.from_arkit(full)
+        out = rig_curves_from_set(values, rig, curve_set)
         head = doc.get("head_pose", {})
         for i, k in enumerate(("yaw", "pitch", "roll", "tx", "ty", "tz")):
             if k in head:

@@ -1,21 +1,18 @@
 """What the app asks an engine for, and the one call that runs it (in a worker thread, never the GUI thread).
 
 The app's controls fill a ``GenerationRequest``. ``run_generation`` hands it to ``app.engines.generate`` (the
-engine front door: procedural or neural). While that module is not installed, it falls back to the procedural
-engine directly (PocketSphinx phone timings + ``synthesize``), so the app keeps working.
+engine front door: procedural or neural) as GenerateSettings.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from app.core.take import EmotionKey, GenerationMeta
-from app.core.timebase import FPS, frames_for_duration
 from app.io.audio import AudioClip
 
 ProgressFn = Callable[[float, str], None]
@@ -60,24 +57,14 @@ class GenerationRequest:
                                  extra={k: v for k, v in meta.extra.items() if k != "steps"})
 
 
-def _generate_module():
-    try:
-        return importlib.import_module("app.engines.generate")
-    except ImportError:
-        return None
-
-
 def available_engines() -> dict[str, str | None]:
     """engine name -> None when usable, else the reason it is not."""
-    module = _generate_module()
-    engines: dict[str, str | None] = {"procedural": None, "neural": "the neural engine is not installed"}
-    probe = getattr(module, "engine_names", None) if module else None
-    if callable(probe):
-        try:
-            for name in probe():
-                engines[str(name)] = None
-        except Exception as exc:  # a broken engine install must not stop the app
-            engines["neural"] = f"engine check failed: {exc}"
+    from app.core.paths import models_dir
+    from app.engines.generate import engine_names
+
+    engines: dict[str, str | None] = dict.fromkeys(engine_names())
+    if "neural" in engines and not (models_dir() / "weights" / "neural.pt").exists():
+        engines["neural"] = "the neural engine's weights are missing from this installation"
     return engines
 
 
@@ -100,11 +87,8 @@ def run_generation(clip: AudioClip, request: GenerationRequest, progress: Progre
     """(base curves (frames, 180), meta). Raises GenerationCancelled or GenerationError."""
     progress = progress or (lambda _f, _m: None)
     cancel = cancel or (lambda: False)
-    module = _generate_module()
     try:
-        if module is not None and hasattr(module, "generate_take"):
-            return _run_engine_module(module, clip, request, progress, cancel)
-        return _run_procedural(clip, request, progress, cancel)
+        return _run_engine(clip, request, progress, cancel)
     except GenerationCancelled:
         raise
     except Exception as exc:
@@ -115,20 +99,19 @@ def run_generation(clip: AudioClip, request: GenerationRequest, progress: Progre
         raise GenerationError(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _run_engine_module(module, clip, request, progress, cancel):
-    settings_cls = module.GenerateSettings
-    wanted = {f.name for f in dataclasses.fields(settings_cls)}
-    values = {k: v for k, v in dataclasses.asdict(request).items() if k in wanted}
-    values["emotion_keys"] = tuple(request.emotion_keys)  # asdict turns them into dicts
-    values["gaze"] = tuple(request.gaze)
-    values["extra"] = {**request.extra, "steps": request.steps}  # engine-specific options travel in extra
-    settings = settings_cls(**values)
-    take = module.generate_take(clip, settings, progress=_progress_adapter(progress), cancel=cancel)
+def _run_engine(clip, request, progress, cancel):
+    from app.engines.generate import GenerateSettings, generate_take
+
+    settings = GenerateSettings(engine=request.engine, transcript=request.transcript or None,
+                                emotion_keys=tuple(request.emotion_keys), gaze=tuple(request.gaze),
+                                eye_contact=request.eye_contact, head_distance=request.head_distance,
+                                articulation=request.articulation, seed=request.seed,
+                                extra={**request.extra, "steps": request.steps})
+    take = generate_take(clip, settings, progress=_progress_adapter(progress), cancel=cancel)
     meta = take.meta
     extra = dict(meta.extra)
     extra.setdefault("steps", request.steps)
-    meta = dataclasses.replace(meta, extra=extra)
-    return np.asarray(take.base, np.float32), meta
+    return np.asarray(take.base, np.float32), dataclasses.replace(meta, extra=extra)
 
 
 def _progress_adapter(progress: ProgressFn):
@@ -136,31 +119,6 @@ def _progress_adapter(progress: ProgressFn):
     def relay(fraction, message: str = "") -> None:
         progress(float(fraction), str(message or ""))
     return relay
-
-
-def _run_procedural(clip, request, progress, cancel):
-    from app.engines.phonetics import align_audio  # noqa: PLC0415 - loads PocketSphinx
-    from app.engines.procedural.engine import PerformanceControls, synthesize  # noqa: PLC0415
-
-    if request.engine != "procedural":
-        raise GenerationError(f"the {request.engine} engine is not installed; choose the procedural engine")
-    progress(0.02, "aligning phones")
-
-    def align_progress(fraction, *_):
-        progress(0.02 + 0.8 * float(fraction), "aligning phones")
-
-    alignment = align_audio(clip.samples, clip.sample_rate, transcript=request.transcript or None,
-                            progress=align_progress, cancel=cancel)
-    if cancel():
-        raise GenerationCancelled()
-    progress(0.85, "synthesising curves")
-    controls = PerformanceControls(emotion_keys=tuple(request.emotion_keys), gaze=tuple(request.gaze),
-                                   eye_contact=request.eye_contact, head_distance=request.head_distance,
-                                   articulation=request.articulation, seed=request.seed)
-    n = frames_for_duration(clip.duration, FPS)
-    base = synthesize(alignment.phones, clip.samples, clip.sample_rate, controls, num_frames=n, fps=FPS)
-    progress(1.0, "done")
-    return base, request.meta()
 
 
 # --- running in a child process -------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ import json
 import math
 import os
 import re
-import tempfile
 from pathlib import Path
 
 from .segments import SILENCE, Alignment, PhoneFileError, PhoneSegment, WordSegment, to_arpabet
@@ -343,17 +342,7 @@ def _finish(phones: list[tuple[PhoneSegment, str]], words: list[WordSegment], na
 
 
 def _atomic_write_text(path: Path, text: str) -> None:
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    from app.core.atomic import atomic_write
+
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
