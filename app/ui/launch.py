@@ -92,8 +92,8 @@ def launch(argv: list[str]) -> int:
     window.show()
     QTimer.singleShot(0, lambda: open_initial(window, path))
     smoke_ms = os.environ.get("VASA_RIG_SMOKE_EXIT_MS")
-    if smoke_ms:  # packaging smoke test: open, show the take, and leave
-        QTimer.singleShot(int(smoke_ms), app.quit)
+    if smoke_ms:  # packaging smoke test: open, show the take, and leave without the unsaved-changes prompt
+        QTimer.singleShot(int(smoke_ms), lambda: (window.shutdown(), app.exit(0)))
     try:
         return int(app.exec())
     except Exception as exc:  # pragma: no cover - last resort
