@@ -139,32 +139,42 @@ def quality_items(n_asterisk: int) -> list[SpeechItem]:
 
 
 # --- sections ---------------------------------------------------------------------------------------------------
-def bench_speed(args: argparse.Namespace) -> list[Row]:
+def speech_clip(prompts: list[SpeechItem], length: float):
+    """About ``length`` seconds of real speech: Asterisk prompts joined with short pauses; also their texts."""
     import numpy as np
 
-    from app.engines.generate import GenerateSettings, phone_alignment
-    from app.engines.procedural.engine import PerformanceControls, synthesize
     from app.io.audio import AudioClip
 
+    parts, texts, total = [], [], 0.0
+    for item in sorted(prompts, key=lambda i: i.path.name):
+        if total >= length - 0.5:
+            break
+        clip = load_item(item)
+        if total + clip.duration > length + 4.0:
+            continue
+        parts += [clip.samples, np.zeros(int(GAP_S * 16000), np.float32)]
+        texts.append(item.transcript)
+        total += clip.duration + GAP_S
+    return AudioClip(np.concatenate(parts), 16000, None, 16000, 1, ""), texts
+
+
+def _prompts() -> list[SpeechItem]:
     prompts = asterisk_items()
     if not prompts:
         raise CommandError("no Asterisk prompts installed (Debian asterisk-core-sounds-en-wav and "
                            "asterisk-core-sounds-en)")
+    return prompts
+
+
+def bench_speed(args: argparse.Namespace) -> list[Row]:
+    from app.engines.generate import GenerateSettings, phone_alignment
+    from app.engines.procedural.engine import PerformanceControls, synthesize
+
+    prompts = _prompts()
     rows: list[Row] = []
     controls = PerformanceControls(seed=args.seed)
     for length in SPEED_LENGTHS_S:
-        parts, texts, total = [], [], 0.0
-        for item in sorted(prompts, key=lambda i: i.path.name):
-            if total >= length - 0.5:
-                break
-            clip = load_item(item)
-            if total + clip.duration > length + 4.0:
-                continue
-            parts += [clip.samples, np.zeros(int(GAP_S * 16000), np.float32)]
-            texts.append(item.transcript)
-            total += clip.duration + GAP_S
-        samples = np.concatenate(parts)
-        clip = AudioClip(samples, 16000, None, 16000, 1, "")
+        clip, texts = speech_clip(prompts, length)
         duration = clip.duration
         runs = [("align (transcript)", " ".join(texts))]
         if not args.no_recognition:
@@ -249,7 +259,109 @@ def _fmt(value, spec: str) -> str:
     return "n/a" if value is None else format(value, spec)
 
 
+def bench_neural(args: argparse.Namespace) -> list[Row]:
+    from app.engines.generate import GenerateSettings, run_engine
+    from models.pipeline import DEFAULT_STEPS
+
+    clip, _ = speech_clip(_prompts(), 60.0)
+    rows = []
+    for steps in sorted({DEFAULT_STEPS, 1}, reverse=True):
+        settings = GenerateSettings(engine="neural", seed=args.seed, extra={"steps": steps})
+        run_engine(clip, settings)  # load the model and warm up
+        t0 = time.perf_counter()
+        run_engine(clip, settings)
+        dt = time.perf_counter() - t0
+        default = " (default)" if steps == DEFAULT_STEPS else ""
+        rows.append(Row(f"{clip.duration:.0f} s, {steps} step(s){default}", f"{dt:.2f} s ({clip.duration / dt:.0f}x)",
+                        ">= 100x" if default else "", clip.duration / dt >= 100 if default else None))
+    return rows
+
+
+def _bench_take(seconds: float = 60.0):
+    """A take of ``seconds`` with every control moving (smooth random motion), for the output benches."""
+    import numpy as np
+    from scipy.ndimage import gaussian_filter1d
+
+    from app.core.rig import load_rig
+    from app.core.take import Take
+    from app.core.timebase import frames_for_duration
+
+    rig = load_rig()
+    rng = np.random.default_rng(0)
+    n = frames_for_duration(seconds)
+    walk = gaussian_filter1d(rng.normal(0, 1, (n, rig.num_channels)), 6, axis=0).astype(np.float32)
+    curves = rig.rest + walk * 0.5 * (rig.maxs - rig.mins) / 2
+    return Take(rig.clamp(curves), name="bench")
+
+
+def bench_export(args: argparse.Namespace) -> list[Row]:
+    import tempfile
+
+    from app.io.export import write_take
+
+    take = _bench_take(60.0)
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, name, options in (("FBX MetaHuman curves, key tolerance 1e-4", "a.fbx", {}),
+                                     ("FBX MetaHuman curves, every key", "b.fbx", {"key_tolerance": None}),
+                                     ("FBX ARKit names", "c.fbx", {"curves": "arkit"}),
+                                     ("Live Link Face CSV", "d.csv", {}), ("EmoFace txt", "e.txt", {}),
+                                     ("JSON face-board", "f.json", {"curves": "faceboard"})):
+            path = Path(tmp) / name
+            t0 = time.perf_counter()
+            write_take(take, path, **options)
+            dt = time.perf_counter() - t0
+            rows.append(Row(f"60 s take: {label}", f"{dt:.2f} s, {path.stat().st_size / 1e6:.1f} MB"))
+    return rows
+
+
+def bench_preview(args: argparse.Namespace) -> list[Row]:
+    import numpy as np
+
+    from app.preview.model import HeadModel
+    from app.preview.render import render_frames
+
+    take = _bench_take(10.0)
+    values = take.evaluate()
+    t0 = time.perf_counter()
+    model = HeadModel.load()
+    load = time.perf_counter() - t0
+    for v in values[:20]:
+        model.evaluate(v)  # warm up
+    times = []
+    for v in values:
+        t0 = time.perf_counter()
+        model.evaluate(v)
+        times.append(time.perf_counter() - t0)
+    ms = np.array(times) * 1000
+    t0 = time.perf_counter()
+    render_frames(values[:1], (640, 720))
+    first = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    render_frames(values[:10], (640, 720))
+    per_frame = (time.perf_counter() - t0) / 10
+    return [Row("head model load", f"{load:.2f} s"),
+            Row(f"frame evaluation, full rig ({len(ms)} frames)",
+                f"median {np.median(ms):.2f} ms, p95 {np.percentile(ms, 95):.2f} ms", "< 2 ms",
+                bool(np.median(ms) < 2.0)),
+            Row("offscreen render 640x720, first frame (with start-up)", f"{first:.2f} s"),
+            Row("offscreen render 640x720, per frame", f"{per_frame * 1000:.0f} ms")]
+
+
+def bench_livelink(args: argparse.Namespace) -> list[Row]:
+    from app.io.livelink.bench import bench_stream
+
+    result = bench_stream(10.0, fps=60.0)
+    lost = result.lost + result.out_of_order + result.wrong_values
+    return [Row(line, "") for line in result.lines()] + [
+        Row("frames lost, out of order or wrong", str(lost), "0", lost == 0)]
+
+
 SECTIONS: dict[str, tuple[str, Section]] = {
     "speed": ("real-time factor on ~10 s and ~60 s of real speech (Asterisk prompts)", bench_speed),
     "quality": ("lip-sync and liveliness figures of quality_metrics.md over real voices", bench_quality),
+    "neural": ("neural engine real-time factor on ~60 s of real speech, CPU", bench_neural),
+    "export": ("writing a 60 s take in each output format", bench_export),
+    "preview": ("3D preview: frame evaluation and offscreen rendering", bench_preview),
+    "livelink": ("10 s of Live Link Face streaming at 60 fps to a local receiver", bench_livelink),
 }

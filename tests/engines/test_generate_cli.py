@@ -165,3 +165,13 @@ def test_progress_bar_lines():
     bar.close()
     lines = stream.getvalue().splitlines()
     assert lines[0].endswith("0%") and lines[-1].endswith("100%") and len(lines) == 5
+
+
+def test_bench_sections_for_outputs_print_figures(capsys):
+    from app.__main__ import main
+
+    assert main(["bench", "export", "livelink"]) == 0
+    out = capsys.readouterr().out
+    assert "60 s take: FBX MetaHuman curves" in out and "MB" in out
+    assert "frames sent 600, received 600, lost 0" in out
+    assert main(["bench", "nonsense"]) == 2
