@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +49,10 @@ class Corpus:
     split: list[str]
     labelled: torch.Tensor  # (N,) bool
     phones: list[list]  # per sample [[phone, start, end], ...] (may be empty)
+    # Optional per-frame flag (F,) uint8: 1 inside a p/b/m segment (+/- 1 frame); weights the closure frames in
+    # training. Built from ``phones`` by :func:`bilabial_frames` when absent.
+    bilabial: torch.Tensor | None = None
+    latent_targets: bool = False  # ``curves`` hold Latents2Rig latents (F, latent_dim), crops name them "latents"
 
     def to(self, device: str | torch.device) -> Corpus:
         kw = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
@@ -84,13 +89,42 @@ class Corpus:
         a_end = self.audio_start[pick] + torch.round(n.double() * SAMPLES_PER_FRAME).long()
         aidx = a0[:, None] + torch.arange(n_samp, device=dev)[None]
         audio = torch.where(aidx < a_end[:, None], self.audio[aidx.clamp_max(self.audio.shape[0] - 1)], 0.0)
-        return {"audio": audio, "curves": self.curves[fidx], "emotion": self.emotion[fidx],
-                "intensity": self.intensity[fidx], "gaze": self.gaze[fidx],
-                "head_distance": self.head_distance[fidx], "mask": mask}
+        target = "latents" if self.latent_targets else "curves"
+        out = {"audio": audio, target: self.curves[fidx], "emotion": self.emotion[fidx],
+               "intensity": self.intensity[fidx], "gaze": self.gaze[fidx],
+               "head_distance": self.head_distance[fidx], "mask": mask}
+        if self.bilabial is not None:
+            out["bilabial"] = self.bilabial[fidx] & mask
+        return out
+
+    def with_bilabial(self) -> Corpus:
+        """This corpus with the per-frame p/b/m flag filled in from the phones."""
+        flags = torch.zeros(self.curves.shape[0], dtype=torch.bool)
+        for i, phones in enumerate(self.phones):
+            f0, n = int(self.frame_start[i]), int(self.num_frames[i])
+            flags[f0:f0 + n] = torch.from_numpy(bilabial_frames(phones, n))
+        kw = dict(self.__dict__)
+        kw["bilabial"] = flags.to(self.curves.device)
+        return Corpus(**kw)
 
 
-def load(path: str | os.PathLike) -> Corpus:
-    """A corpus folder (manifest.json + shards) or a packed .npz file."""
+def bilabial_frames(phones: list, num_frames: int) -> np.ndarray:
+    """(num_frames,) bool: frames inside a p/b/m segment widened by one frame, as the closure figure reads them
+    (app/engines/metrics.py)."""
+    from app.engines.metrics import BILABIAL_PHONES
+
+    flags = np.zeros(num_frames, bool)
+    for p, start, end in phones:
+        if p in BILABIAL_PHONES:
+            a = int(np.ceil(float(start) * FPS - 1e-9)) - 1
+            b = int(np.ceil(float(end) * FPS - 1e-9)) + 1
+            flags[max(a, 0):min(b, num_frames)] = True
+    return flags
+
+
+def load(path: str | os.PathLike, select: Callable[[dict], bool] | None = None) -> Corpus:
+    """A corpus folder (manifest.json + shards) or a packed .npz file. ``select`` (folders only) keeps the
+    manifest entries for which it returns True, and reads only the shards they need."""
     path = Path(path)
     if path.is_file():
         return _load_packed(path)
@@ -102,6 +136,8 @@ def load(path: str | os.PathLike) -> Corpus:
     parts: dict[str, list] = {k: [] for k in ("audio", "curves", "emotion", "intensity", "gaze", "head_distance")}
     table, a_pos, f_pos = [], 0, 0
     for s in meta["samples"]:
+        if select is not None and not select(s):
+            continue
         if s["shard"] not in shards:
             with np.load(path / s["shard"]) as z:
                 shards[s["shard"]] = {k: z[k] for k in z.files}

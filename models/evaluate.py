@@ -1,7 +1,10 @@
 """Measure a checkpoint against the teacher (the corpus's own curves) on held-out splits, with the figures of
 quality_metrics.md (app/engines/metrics.py).
 
-    python -m models.evaluate CORPUS CKPT [CKPT...] [--steps N] [--clips N]
+    python -m models.evaluate CORPUS CKPT [CKPT...] [--steps N[,N...]] [--guidance G] [--smooth K] [--seeds S]
+        [--clips N] [--splits val_real,val_voice]
+
+CORPUS is a corpus folder (only its labelled validation clips are read) or a packed .npz.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ def _conds(corpus: CT.Corpus, i: int):
     return w.numpy(), corpus.gaze[fr].numpy(), corpus.head_distance[fr].numpy()
 
 
-def evaluate(corpus: CT.Corpus, split: str, generators: dict, clips: int) -> dict[str, M.PooledFigures]:
+def evaluate(corpus: CT.Corpus, split: str, generators: dict, clips: int,
+             seeds: int = 1) -> dict[str, M.PooledFigures]:
+    """Pooled figures per generator over the first ``clips`` clips of ``split``; each generator runs ``seeds``
+    times per clip (seeds i, i + 1000, ...: i is the clip's position in the loaded corpus) and all runs are
+    pooled, since on a small split one draw of the sampling noise moves the figures."""
     idx = corpus.indices(split, labelled=True).tolist()[:clips]
     figs: dict[str, list] = {name: [] for name in ["teacher", *generators]}
     for i in idx:
@@ -35,31 +42,47 @@ def evaluate(corpus: CT.Corpus, split: str, generators: dict, clips: int) -> dic
         teacher = corpus.curves[corpus.sample_frames(i)].numpy()
         figs["teacher"].append(M.evaluate(teacher, phones, audio, SAMPLE_RATE))
         for name, gen in generators.items():
-            figs[name].append(M.evaluate(gen(audio, len(teacher), *_conds(corpus, i), i), phones, audio,
-                                         SAMPLE_RATE))
+            for r in range(seeds):
+                figs[name].append(M.evaluate(gen(audio, len(teacher), *_conds(corpus, i), i + 1000 * r), phones,
+                                             audio, SAMPLE_RATE))
     return {k: M.pool(v) for k, v in figs.items()}
 
 
+def _arg(argv: list[str], flag: str, default: str) -> str:
+    return argv[argv.index(flag) + 1] if flag in argv else default
+
+
 def main(argv: list[str]) -> int:
-    steps = int(argv[argv.index("--steps") + 1]) if "--steps" in argv else 4
-    clips = int(argv[argv.index("--clips") + 1]) if "--clips" in argv else 40
+    steps_list = [int(x) for x in _arg(argv, "--steps", "4").split(",")]
+    clips = int(_arg(argv, "--clips", "40"))
+    guidance = float(_arg(argv, "--guidance", "1.0"))
+    smooth = int(_arg(argv, "--smooth", "0"))
+    seeds = int(_arg(argv, "--seeds", "1"))
+    splits = _arg(argv, "--splits", "val_real,val_voice").split(",")
     paths = [a for a in argv[1:] if a.endswith(".pt")]
     torch.set_num_threads(2)
-    corpus = CT.load(argv[0])
+    if argv[0].endswith(".npz"):
+        corpus = CT.load(argv[0])
+    else:
+        corpus = CT.load(argv[0], select=lambda s: bool(s.get("labelled")) and s.get("split") in splits)
     gens = {}
     for p in paths:
         model = NeuralModel.load(p, "cpu")[0]
-        gens[p.rsplit("/", 1)[-1]] = (lambda m: lambda a, n, w, g, d, i: m.generate(a, n, w, g, d, seed=i,
-                                                                                     steps=steps))(model)
-    for split in ("val_real", "val_voice"):
+        direct = model.a2l.config.objective == "regression"
+        for steps in ([1] if direct else steps_list):
+            name = "/".join(p.split("/")[-2:]) + ("" if direct else f" s{steps}")
+            gens[name] = (lambda m, k: lambda a, n, w, g, d, i: m.generate(
+                a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth))(model, steps)
+    for split in splits:
         t0 = time.time()
-        res = evaluate(corpus, split, gens, clips)
-        print(f"== {split} ({time.time() - t0:.0f}s, steps={steps})")
+        with torch.inference_mode():
+            res = evaluate(corpus, split, gens, clips, seeds)
+        print(f"== {split} ({time.time() - t0:.0f}s, guidance={guidance}, smooth={smooth}, seeds={seeds})")
         for name, f in res.items():
             sd = " ".join(f"{r}={v:.3f}" for r, v in f.region_sd.items())
-            print(f"{name:24s} clips={f.clips} closure={f.closure} ({f.closed}/{f.bilabials}) "
+            print(f"{name:24s} clips={f.clips} closure={f.closure and round(f.closure, 3)} ({f.closed}/{f.bilabials}) "
                   f"aperture={f.aperture and round(f.aperture, 2)} lag={f.lag} jitter={f.jitter:.4f} "
-                  f"blinks/min={f.blinks_per_min and round(f.blinks_per_min, 1)} {sd}")
+                  f"blinks/min={f.blinks_per_min and round(f.blinks_per_min, 1)} {sd}", flush=True)
     return 0
 
 

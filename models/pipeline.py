@@ -6,6 +6,7 @@ app's runner (app/engines/neural.py) and the evaluation call.
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,8 +21,11 @@ from .checkpoint import build_module, read_checkpoint, save_checkpoint
 from .latents2rig import Latents2RigConfig, RigAutoencoder
 from .sampling import sample_sequence
 
-DEFAULT_STEPS = 4
+DEFAULT_STEPS = 2
 DEFAULT_GUIDANCE = 1.0
+DEFAULT_SMOOTH = 1  # binomial smoothing of the sampled curves over time: 0 none, k = kernel of 2k+1 frames
+# Blinks are brief by nature and counted as crossings of 0.5: smoothing would blunt them, so they keep their shape.
+SHARP_CHANNELS = ("CTRL_L_eye_blink-translateY", "CTRL_R_eye_blink-translateY")
 INPAINT_ITERS = 12
 INPAINT_LR = 0.5
 
@@ -32,6 +36,18 @@ class Locked:
 
     mask: np.ndarray
     values: np.ndarray
+
+
+def smooth_time(z: torch.Tensor, k: int) -> torch.Tensor:
+    """(frames, C) filtered over time by a binomial kernel of 2k+1 taps (edges replicated). Few-step sampling
+    leaves frame-to-frame noise that reads as jitter; a short kernel removes it while lip closures, which last
+    several frames, survive."""
+    if k <= 0 or z.shape[0] < 2:
+        return z
+    taps = torch.tensor([float(math.comb(2 * k, i)) for i in range(2 * k + 1)], device=z.device)
+    taps = (taps / taps.sum()).view(1, 1, -1).expand(z.shape[1], 1, -1)
+    x = nn.functional.pad(z.T[None], (k, k), mode="replicate")
+    return nn.functional.conv1d(x, taps, groups=z.shape[1])[0].T.contiguous()
 
 
 class NeuralModel(nn.Module):
@@ -63,14 +79,23 @@ class NeuralModel(nn.Module):
     def device(self) -> torch.device:
         return next(self.parameters()).device
 
-    @torch.no_grad()
     def generate(self, audio: np.ndarray, num_frames: int, emotion_weights: np.ndarray, gaze: np.ndarray,
                  head_distance: np.ndarray, *, seed: int = 0, steps: int = DEFAULT_STEPS,
                  guidance: float = DEFAULT_GUIDANCE, locked: Locked | None = None, mode: str = "lockstep",
-                 callback: Callable[[dict], None] | None = None,
+                 smooth: int = DEFAULT_SMOOTH, callback: Callable[[dict], None] | None = None,
                  cancel: Callable[[], bool] | None = None) -> np.ndarray:
         """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
         one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm."""
+        # inference_mode skips autograd bookkeeping entirely; inpainting needs gradients inside its projector,
+        # which inference tensors cannot take part in, so that path runs under no_grad instead.
+        inpaint = locked is not None and bool(np.asarray(locked.mask).any())
+        with torch.no_grad() if inpaint else torch.inference_mode():
+            return self._generate(audio, num_frames, emotion_weights, gaze, head_distance, seed=seed, steps=steps,
+                                  guidance=guidance, locked=locked, mode=mode, smooth=smooth, callback=callback,
+                                  cancel=cancel)
+
+    def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
+                  mode, smooth, callback, cancel) -> np.ndarray:
         self.eval()
         dev = self.device
         shape = (num_frames, self.rig.config.num_channels)
@@ -104,7 +129,16 @@ class NeuralModel(nn.Module):
         z = sample_sequence(denoiser, num_frames, cfg.latent_dim, window=cfg.window, context=cfg.context,
                             steps=steps, seed=seed, device=dev, direct=regression, project=project,
                             mode=mode, callback=callback, cancel=cancel)
-        curves = self.rig.decode(z).float().cpu().numpy()
+        curves = self.rig.decode(z).float()
+        if smooth > 0:
+            from app.core.rig import load_rig
+
+            rig = load_rig()
+            sharp = [rig.index(name) for name in SHARP_CHANNELS]
+            smoothed = smooth_time(curves, smooth)
+            smoothed[:, sharp] = curves[:, sharp]
+            curves = smoothed
+        curves = curves.cpu().numpy()
         if locked is not None:
             curves = np.where(locked.mask, locked.values.astype(np.float32), curves)
         return curves.astype(np.float32)

@@ -47,6 +47,7 @@ class TrainConfig:
     val_every: int = 250
     save_every: int = 500
     augment: bool = True
+    closure_weight: float = 0.0  # extra loss weight on p/b/m frames (needs the corpus's bilabial flags)
     ae_seconds: float = 0.0  # > 0: fit the stage's steps to this many seconds (steps stay an upper bound)
     pretrain_seconds: float = 0.0
     a2l_seconds: float = 0.0
@@ -188,11 +189,15 @@ def pretrain_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: 
 
 
 def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g: torch.Generator,
-                   train: bool) -> torch.Tensor:
-    dev = batch["curves"].device
+                   train: bool, closure_weight: float = 0.0) -> torch.Tensor:
+    """Masked MSE of the velocity (flow) or latents (regression). ``batch["latents"]``, when present, are the
+    targets already encoded by the (frozen) Latents2Rig encoder; else ``batch["curves"]`` are encoded here.
+    ``closure_weight`` > 0 weighs p/b/m frames (``batch["bilabial"]``) 1 + closure_weight times: closures are
+    few and short, and a plain mean lets the model round them off."""
+    dev = batch["mask"].device
     b, n = batch["mask"].shape
     with torch.no_grad():
-        z = model.rig.encode(batch["curves"])
+        z = batch["latents"].float() if "latents" in batch else model.rig.encode(batch["curves"])
     feats = model.encoder(batch["audio"], n)
     ew, other = condition_features(batch["emotion"], batch["intensity"], batch["gaze"], batch["head_distance"])
     r = torch.rand(b, 4, generator=g).to(dev)
@@ -210,6 +215,8 @@ def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g:
         target = z - noise
     pred = model.a2l(x, t, feats, ew, other, z, ctx_mask, drop_a, drop_e)
     w = (batch["mask"] & ~ctx_mask).float()
+    if closure_weight > 0 and "bilabial" in batch:
+        w = w * (1.0 + closure_weight * batch["bilabial"].float())
     return ((pred.float() - target) ** 2).mean(-1).mul(w).sum() / w.sum().clamp_min(1)
 
 
@@ -251,7 +258,7 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
         if cfg.augment:
             batch["audio"] = augment_audio(batch["audio"], g)
         with _autocast(cfg.device):
-            loss = a2l_batch_loss(model, batch, cfg.audio2latents, g, train=True)
+            loss = a2l_batch_loss(model, batch, cfg.audio2latents, g, train=True, closure_weight=cfg.closure_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
@@ -299,14 +306,29 @@ def plot_history(history: dict[str, list], path: str | os.PathLike) -> None:
 
 
 def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: bool = False,
-          report: Callable[[str], None] = print) -> NeuralModel:
+          report: Callable[[str], None] = print, init: str | os.PathLike | None = None) -> NeuralModel:
     """All stages; writes the checkpoint to ``out``, the loss curves to ``out``.png and a resumable state to
-    ``out``.state. Returns the trained model (EMA weights)."""
+    ``out``.state. Returns the trained model (EMA weights).
+
+    ``init``: fine-tune this checkpoint instead of starting afresh: its configs replace those in ``cfg``, its
+    Latents2Rig is kept frozen, and only the Audio2Latents stage (with the encoder) runs."""
     out = Path(out)
     state_path = Path(str(out) + ".state")
     torch.manual_seed(cfg.seed)
-    model = NeuralModel.create(cfg.encoder, cfg.latents2rig, cfg.audio2latents).to(cfg.device)
     state = TrainingState(state_path)
+    if init is not None:
+        model = NeuralModel.load(init, cfg.device)[0]
+        cfg.encoder, cfg.latents2rig = model.encoder.config, model.rig.config
+        objective = cfg.audio2latents.objective
+        if model.a2l.config.objective != objective:
+            raise ValueError(f"{Path(init).name} is a {model.a2l.config.objective} model; cannot fine-tune it "
+                             f"as {objective}")
+        cfg.audio2latents = model.a2l.config
+        state.stage_done = ["autoencoder", "pretrain"]
+    else:
+        model = NeuralModel.create(cfg.encoder, cfg.latents2rig, cfg.audio2latents).to(cfg.device)
+    if cfg.closure_weight > 0 and corpus.bilabial is None:
+        corpus = corpus.with_bilabial()
     if resume and state_path.is_file():
         saved = torch.load(state_path, map_location=cfg.device, weights_only=True)
         model.load_state_dict(saved["model"], strict=True)

@@ -38,7 +38,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0, help="random seed: same seed, same performance (default 0)")
     p.add_argument("--fps", type=float, default=None, help="frame rate of exported curves (default 60)")
     p.add_argument("--engine", default="procedural", help="animation engine (default procedural)")
-    p.add_argument("--steps", type=int, help="neural engine: sampling steps (default 4; fewer is faster)")
+    p.add_argument("--steps", type=int, help="neural engine: sampling steps (default 2; fewer is faster)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 

@@ -20,6 +20,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--objective", choices=("flow", "regression"), default="flow",
                    help="flow (the engine) or regression (the baseline)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", default=None, metavar="CKPT",
+                   help="fine-tune this checkpoint (keeps its Latents2Rig; trains encoder + Audio2Latents only)")
+    p.add_argument("--closure-weight", type=float, default=8.0,
+                   help="extra loss weight on p/b/m frames, from the corpus phones (default 8; 0: off)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -33,14 +37,24 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--device cuda was asked for but no CUDA device is available")
     if args.steps < 1:
         raise CommandError("--steps must be at least 1")
+    if args.closure_weight < 0:
+        raise CommandError("--closure-weight must not be negative")
+    if args.init is not None and not Path(args.init).is_file():
+        raise CommandError(f"--init checkpoint {args.init} does not exist")
     try:
         corpus = CT.load(args.data)
     except (CT.CorpusError, OSError, KeyError, ValueError) as exc:
         raise CommandError(f"cannot read the corpus: {exc}") from exc
     cfg = TrainConfig(a2l_steps=args.steps, ae_steps=max(200, args.steps // 2),
-                      pretrain_steps=max(100, args.steps // 4), device=device, seed=args.seed)
+                      pretrain_steps=max(100, args.steps // 4), device=device, seed=args.seed,
+                      closure_weight=args.closure_weight)
     cfg.audio2latents.objective = args.objective
     out = Path(args.out)
-    train(corpus, out, cfg, resume=args.resume, report=lambda m: print(m, flush=True))
+    from models.checkpoint import CheckpointError
+
+    try:
+        train(corpus, out, cfg, resume=args.resume, report=lambda m: print(m, flush=True), init=args.init)
+    except (CheckpointError, ValueError) as exc:
+        raise CommandError(str(exc)) from exc
     print(f"wrote {out} and {out}.png")
     return 0
