@@ -36,7 +36,7 @@ class GenerationRequest:
     eye_contact: float = 1.0
     head_distance: float = 60.0
     articulation: float = 1.0
-    steps: int = 8
+    steps: int = 2  # the neural engine's default (models.pipeline.DEFAULT_STEPS, which imports torch)
     transcript: str | None = None
     extra: dict = field(default_factory=dict)
 
@@ -53,7 +53,8 @@ class GenerationRequest:
         return GenerationRequest(engine=engine, seed=meta.seed, emotion_keys=tuple(meta.emotion_keys),
                                  gaze=tuple(meta.gaze), eye_contact=meta.eye_contact,
                                  head_distance=meta.head_distance, articulation=meta.articulation,
-                                 steps=int(meta.extra.get("steps", 8)), transcript=meta.transcript,
+                                 steps=int(meta.extra.get("steps", GenerationRequest.steps)),
+                                 transcript=meta.transcript,
                                  extra={k: v for k, v in meta.extra.items() if k != "steps"})
 
 

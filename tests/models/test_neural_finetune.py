@@ -127,3 +127,10 @@ def test_train_init_finetunes_a_checkpoint(tmp_path):
     regression.audio2latents.objective = "regression"
     with pytest.raises(ValueError, match="flow model"):
         train(corpus, tmp_path / "r.pt", regression, report=lambda m: None, init=tmp_path / "start.pt")
+
+
+def test_app_default_steps_match_the_model_default():
+    from app.ui.engine_bridge import GenerationRequest
+    from models.pipeline import DEFAULT_STEPS
+
+    assert GenerationRequest().steps == DEFAULT_STEPS
