@@ -202,20 +202,21 @@ class PocketSphinxAligner:
             return []
         return [_ALT_PRON.sub("", s.word) for s in segments if s.word not in _FILLERS]
 
-    def _count_words(self, variants: tuple[bytes, ...], candidates: list[str]) -> int | None:
-        """How many of ``candidates`` (in order, from the first) are spoken in this audio; None on failure."""
+    @staticmethod
+    def _first_success(variants: tuple[bytes, ...], attempt):
+        """The first non-None result of ``attempt(pcm)`` over the audio variants (padding choices), else None."""
         for pcm in variants:
-            count = self._count_words_once(pcm, candidates)
-            if count is not None:
-                return count
-        return None
-
-    def _force_align(self, variants: tuple[bytes, ...], words: list[str]) -> _ChunkResult | None:
-        for pcm in variants:
-            result = self._force_align_once(pcm, words)
+            result = attempt(pcm)
             if result is not None:
                 return result
         return None
+
+    def _count_words(self, variants: tuple[bytes, ...], candidates: list[str]) -> int | None:
+        """How many of ``candidates`` (in order, from the first) are spoken in this audio; None on failure."""
+        return self._first_success(variants, lambda pcm: self._count_words_once(pcm, candidates))
+
+    def _force_align(self, variants: tuple[bytes, ...], words: list[str]) -> _ChunkResult | None:
+        return self._first_success(variants, lambda pcm: self._force_align_once(pcm, words))
 
     def _count_words_once(self, pcm: bytes, candidates: list[str]) -> int | None:
         decoder = self._align_decoder()
