@@ -106,6 +106,7 @@ class LiveLinkPanel(QWidget):
     def stop(self) -> None:
         sender, self.sender = self.sender, None
         if sender is not None:
+            sender.send_neutral()  # pauses keep the pose; stopping the stream lets the face relax
             sender.close()
             self.status.setText(f"Stopped. {sender.status.frames_sent} frames sent.")
             log.info("Live Link stopped after %d frames", sender.status.frames_sent)

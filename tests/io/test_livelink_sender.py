@@ -141,6 +141,21 @@ def test_loop_wraps_and_stop_sends_neutral(receiver):
     sender.close()
 
 
+def test_send_neutral_after_a_pause_without_neutral(receiver):
+    frames = ramp_frames(20)
+    sender = LiveLinkSender([("127.0.0.1", receiver.port)], fps=500.0, max_lag_s=None, neutral_on_stop=False)
+    sender.play(frames, loop=True)
+    assert receiver.wait_for(30, WAIT_S)
+    sender.stop()  # a pause: the pose is held, nothing neutral is sent
+    time.sleep(0.2)
+    assert any(receiver.packets()[-1].packet.values)
+    sender.send_neutral()  # the stream is stopped for good: the face relaxes
+    time.sleep(0.2)
+    last = receiver.packets()[-1].packet
+    assert not any(last.values) and last.frame_number == numbers(receiver)[-2] + 1
+    sender.close()
+
+
 def test_neutral_can_be_disabled(receiver):
     frames = ramp_frames(10)
     with LiveLinkSender([("127.0.0.1", receiver.port)], fps=500.0, neutral_on_stop=False) as sender:

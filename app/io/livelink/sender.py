@@ -310,6 +310,13 @@ class LiveLinkSender:
             if self._thread is thread:
                 return True
 
+    def send_neutral(self) -> None:
+        """Stop playback and send the neutral pose once, so the character in the editor relaxes."""
+        with self._lock:
+            self._halt(send_neutral=False)
+            self._state = "stopped"
+            self._send_frame(neutral_values(), (-1 if self._frame is None else self._frame) + 1, neutral=True)
+
     def close(self) -> None:
         self.stop()
         self._closed = True
