@@ -65,15 +65,22 @@ def _rot_z(deg):
 
 
 def _affine(p: np.ndarray, rot: np.ndarray, centre: np.ndarray, shift=None) -> np.ndarray:
-    """Rotate contiguous (n, 3) points about ``centre`` and shift them. The translation is added through the flat
-    array with a tiled vector: numpy's broadcasting over a length-3 last axis is several times slower."""
+    """Rotate contiguous (n, 3) points about ``centre`` and shift them. Large arrays are done one output column at
+    a time (three matrix-vector products), about twice as fast as a (n, 3) @ (3, 3) product with a broadcast add."""
     rot = rot.astype(np.float32)
     t = centre - centre @ rot.T.astype(np.float64)
     if shift is not None:
         t = t + shift
-    out = p @ rot.T
-    flat = out.reshape(-1)
-    flat += np.tile(t.astype(np.float32), len(p))
+    t = t.astype(np.float32)
+    if len(p) < 4096:
+        out = p @ rot.T
+        out += t
+        return out
+    out = np.empty_like(p)
+    for k in range(3):
+        column = p @ rot[k]
+        column += t[k]
+        out[:, k] = column
     return out
 
 
