@@ -216,7 +216,7 @@ def build(options: BuildOptions) -> dict:
         phones = None
         if clip.transcript:
             try:
-                phones = align_clip(samples, clip.transcript)
+                phones = align_clip(samples, clip.transcript, clip.language)
             except Exception as exc:  # noqa: BLE001 - any aligner failure: report, keep as unlabelled audio
                 options.report.append(f"{clip.source}: alignment failed for {Path(clip.path).name}: {exc}")
             tick(3.0, f"real {clip.source}")

@@ -1,8 +1,9 @@
 """Real human speech from Debian packages (see /usr/share/doc/PKG/copyright and SOURCES.md).
 
 :func:`find_clips` lists clips with speaker, language, transcript (English ones that have it) and licence.
-English clips with transcripts are aligned with PocketSphinx by :func:`align_clip`; a clip that fails is
-reported and kept only as unlabelled audio (never forced). Speakers are named by person where the package says
+Clips with transcripts are aligned by :func:`align_clip`: English ones with PocketSphinx, other languages
+through espeak-ng's phonemes of the text (see foreign.py); a clip that fails is reported and kept only as
+unlabelled audio (never forced). Speakers are named by person where the package says
 who spoke (Asterisk's Allison recorded both the English and Spanish prompts), so holding out a speaker holds out
 every clip of that voice.
 """
@@ -53,7 +54,7 @@ class RealClip:
     source: str
     speaker: str
     language: str
-    transcript: str | None  # English text to align, None if there is none
+    transcript: str | None  # text to align, in the clip's language; None if there is none
     licence: str
     raw_rate: int | None = None  # headerless s16le files (codec2 .raw)
 
@@ -65,7 +66,7 @@ class RealClip:
 def _usable_transcript(text: str) -> str | None:
     """None for descriptions of sounds ("[beep]") and empty text; otherwise the text with ellipses trimmed."""
     text = text.strip()
-    if not text or text.startswith("[") or not re.search(r"[A-Za-z]", text):
+    if not text or text.startswith("[") or not any(ch.isalpha() for ch in text):
         return None
     text = re.sub(r"\[[^\]]*\]", " ", text)
     return re.sub(r"\s+", " ", text).strip() or None
@@ -91,20 +92,37 @@ def _asterisk() -> list[RealClip]:
     return clips
 
 
-def _fillets() -> list[RealClip]:
-    fonts: dict[str, str] = {}
-    for path in glob.glob(os.path.join(FILLETS_DIR, "script", "*", "dialogs_en.lua")):
+_LUA_STRING = r'"((?:[^"\\]|\\.)*)"'
+_FILLETS_LINE = re.compile(rf"dialogId\({_LUA_STRING},\s*{_LUA_STRING},\s*{_LUA_STRING}\)"
+                           rf"(?:\s*dialogStr\({_LUA_STRING}\))?")
+
+
+def _fillets_dialogs(lang: str) -> dict[str, tuple[str, str]]:
+    """Dialogue id -> (speaker font, text in ``lang``) from the game's level scripts."""
+    out: dict[str, tuple[str, str]] = {}
+    for path in glob.glob(os.path.join(FILLETS_DIR, "script", "*", f"dialogs_{lang}.lua")):
         with open(path, encoding="utf-8", errors="replace") as fh:
-            for m in re.finditer(r'dialogId\("([^"]+)",\s*"([^"]*)"', fh.read()):
-                fonts[m.group(1)] = m.group(2) or "font_none"
+            for m in _FILLETS_LINE.finditer(fh.read()):
+                text = m.group(4) if m.group(4) is not None else m.group(3)
+                out[m.group(1)] = (m.group(2) or "font_none", text.replace('\\"', '"'))
+    return out
+
+
+def _fillets() -> list[RealClip]:
+    fonts = {k: font for k, (font, _t) in _fillets_dialogs("en").items()}
+    texts = {lang: _fillets_dialogs(lang) for lang in ("en", "cs", "nl")}
     clips = []
     for path in sorted(glob.glob(os.path.join(FILLETS_DIR, "sound", "*", "*", "*.ogg"))):
         lang = Path(path).parent.name
-        if lang not in ("en", "cs", "nl"):
+        if lang not in texts:
             continue
-        speaker = fonts.get(Path(path).stem, "font_none")
-        # The English set is mostly grunts and clicks; all three languages serve as unlabelled audio.
-        clips.append(RealClip(path, "fillets", f"fillets:{lang}:{speaker}", lang, None, LICENCES["fillets"]))
+        stem = Path(path).stem
+        speaker = fonts.get(stem, "font_none")
+        # The English set is mostly grunts and clicks (their alignments fail and they stay unlabelled); the
+        # Czech and Dutch dubs are full sentences in the level scripts' own language.
+        transcript = _usable_transcript(texts[lang][stem][1]) if stem in texts[lang] else None
+        clips.append(RealClip(path, "fillets", f"fillets:{lang}:{speaker}", lang, transcript,
+                              LICENCES["fillets"]))
     return clips
 
 
@@ -117,11 +135,16 @@ def _tuxpaint() -> list[RealClip]:
             continue
         lang = m.group("lang") or "en"
         transcript = None
-        if lang == "en":
-            txt = os.path.join(os.path.dirname(path), m.group("stem") + ".txt")
-            if os.path.exists(txt):
-                with open(txt, encoding="utf-8", errors="replace") as fh:
-                    transcript = _usable_transcript(fh.readline())
+        txt = os.path.join(os.path.dirname(path), m.group("stem") + ".txt")
+        if os.path.exists(txt):
+            with open(txt, encoding="utf-8", errors="replace") as fh:
+                lines = fh.read().splitlines()
+            if lang == "en":
+                transcript = _usable_transcript(lines[0]) if lines else None
+            else:  # "es.utf8=Una moneda ..."
+                prefix = f"{lang}.utf8="
+                found = [line[len(prefix):] for line in lines if line.startswith(prefix)]
+                transcript = _usable_transcript(found[0]) if found else None
         # Narrators are not named; one speaker id per language is the finest grouping that is safe to hold out.
         clips.append(RealClip(path, "tuxpaint", f"tuxpaint:{lang}", lang, transcript, LICENCES["tuxpaint"]))
     return clips
@@ -190,8 +213,13 @@ def load_clip(clip: RealClip) -> np.ndarray | None:
     return samples.astype(np.float32)
 
 
-def align_clip(samples: np.ndarray, transcript: str):
-    """PocketSphinx forced alignment -> phones, or raises PhoneticsError (caller reports and skips)."""
+def align_clip(samples: np.ndarray, transcript: str, language: str = "en"):
+    """Forced alignment -> phones, or raises PhoneticsError (caller reports and skips). English text goes to
+    PocketSphinx directly; other languages through espeak-ng's phonemes (foreign.py)."""
+    if language != "en":
+        from .foreign import align_foreign
+
+        return align_foreign(samples, transcript, language)
     from app.engines.phonetics import align_audio
 
     return align_audio(samples, 16000, transcript).phones

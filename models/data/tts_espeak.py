@@ -42,9 +42,13 @@ VARIANTS = ("m1", "m2", "m3", "m4", "m5", "m6", "m7", "f1", "f2", "f3", "f4", "f
             "norbert", "quincy", "robert", "steph", "travis", "victor", "zac", "Alicia", "ava", "shelby")  # fmt: skip
 
 
-# espeak-ng IPA symbols that the shared IPA table does not know (reduced vowels, accents' extras).
+# espeak-ng IPA symbols that the shared IPA table does not know (reduced vowels, accents' extras, other languages).
 _ESPEAK_IPA = {"ᵻ": "IH", "ɐ": "AH", "ɜ": "ER", "x": "HH", "ɬ": "L", "ɣ": "G", "ʲ": "", "ɑ̃": "AA", "ɔ̃": "AO",
-               "õ": "OW", "ɛ̃": "EH", "ʏ": "UH", "y": "IY", "ø": "ER", "œ": "ER", "ɵ": "OW", "ɤ": "AH"}
+               "õ": "OW", "ɛ̃": "EH", "ʏ": "UH", "y": "IY", "ø": "ER", "œ": "ER", "ɵ": "OW", "ɤ": "AH",
+               # other languages' sounds (real speech aligned through espeak-ng, see foreign.py): nearest
+               # English phone by place of articulation, which is what the mouth shows
+               "ʁ": "R", "ʋ": "V", "ɭ": "L", "β": "B", "ʈ͡ʂ": "CH", "ʂ": "SH", "ʐ": "ZH", "ɕ": "SH", "ʑ": "ZH",
+               "ε": "EH", "ɱ": "M", "ʝ": "Y"}
 _IGNORED_MARKS = "ˈˌ̩̃-_'"
 
 

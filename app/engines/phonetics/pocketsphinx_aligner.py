@@ -109,6 +109,16 @@ class PocketSphinxAligner:
         decoder.add_word(word, " ".join(phones), True)
         return phones
 
+    def knows(self, word: str) -> bool:
+        """Whether ``word`` is in the dictionary (bundled or added)."""
+        with self._lock:
+            return bool(self._align_decoder().lookup_word(word))
+
+    def add_pronunciation(self, word: str, phones: list[str]) -> None:
+        """Add ``word`` (lower case, not yet in the dictionary) with the given ARPAbet pronunciation."""
+        with self._lock:
+            self._align_decoder().add_word(word, " ".join(phones), True)
+
     # -- public entry point --------------------------------------------------------------------------------
     def align(
         self,
