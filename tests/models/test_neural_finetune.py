@@ -1,5 +1,5 @@
 """Fine-tuning additions on tiny configs: selective corpus loading, p/b/m frame flags, the closure-weighted loss,
-the latent pack round trip, smoothing, fine-tuning from a checkpoint."""
+the pack / render round trip, smoothing, fine-tuning from a checkpoint."""
 
 from __future__ import annotations
 
@@ -62,29 +62,78 @@ def test_closure_weight_raises_the_loss_on_bilabial_frames(tmp_path):
     assert torch.isclose(plain, same)
 
 
-def test_latent_pack_round_trip_and_finetune_step(tmp_path):
+def _pack_fixture(tmp_path):
+    """A tiny corpus whose clips carry phones and drawn conditions (what a pack needs), plus one unlabelled
+    real clip; returns the corpus folder."""
     (tmp_path / "c").mkdir()
     corpus_dir = write_corpus(tmp_path / "c", n=6)
     manifest = json.loads((corpus_dir / "manifest.json").read_text())
+    cond = {"emotion_keys": [[0.0, "happy", 0.6]], "gaze": [2.0, -1.0], "eye_contact": 0.8,
+            "head_distance": 70.0, "articulation": 1.0, "seed": 5}
     for k, s in enumerate(manifest["samples"]):
-        s.update(id=f"s{k}", source="flite", duration=1.5)
+        s.update(id=f"s{k}", source="flite", duration=1.5, conditions=cond)
+    manifest["samples"][1].update(labelled=False, real=True, source="fillets", phones=None)
     (corpus_dir / "manifest.json").write_text(json.dumps(manifest))
-    model = tiny_model()
-    model.save(tmp_path / "m.pt")
-    FT.pack(str(corpus_dir), str(tmp_path / "m.pt"), str(tmp_path / "p.npz"), {"flite": 100.0})
-    packed = FT.load_pack(str(tmp_path / "p.npz"))
-    assert packed.latent_targets and packed.curves.shape[1] == 4 and packed.bilabial.any()
+    return corpus_dir
+
+
+def test_pack_render_round_trip_and_finetune_step(tmp_path):
+    from models.data.build import render_targets
+
+    corpus_dir = _pack_fixture(tmp_path)
+    FT.pack([str(corpus_dir)], str(tmp_path / "p.npz"), {"flite": 100.0}, unlabelled_minutes=1.0)
+    header, _z = FT.read_pack_header(str(tmp_path / "p.npz"))
+    assert [c["labelled"] for c in header["clips"]].count(False) == 1
+    FT.render(str(tmp_path / "p.npz"), str(tmp_path / "r.pt"), workers=1)
+    rendered = FT.load_rendered(str(tmp_path / "r.pt"))
     full = CT.load(corpus_dir)
-    with torch.no_grad():
-        z = model.rig.encode(full.curves)
-    order = [int(s["index"]) for s in manifest["samples"]]  # every clip selected: same frames, same order
-    assert sorted(order) == order and packed.curves.shape[0] == z.shape[0]
-    assert (packed.curves - z).abs().max() <= 0.5 / FT.LATENT_SCALE + 1e-6
+    # Every clip is kept (4 labelled training clips, the unlabelled one, the validation clip) with its audio
+    # length; the Opus audio stays close to the original.
+    assert sorted(rendered.split) == sorted(full.split) and rendered.bilabial.any()
+    assert len(rendered.audio) == len(full.audio)
+    assert not bool(rendered.labelled[[c["labelled"] for c in header["clips"]].index(False)])
+    k = [c["labelled"] for c in header["clips"]].index(True)
+    row = header["clips"][k]
+    a = rendered.audio[int(rendered.audio_start[k]):int(rendered.audio_start[k]) + row["samples"]].numpy()
+    j = int(row["id"][1:])  # the fixture's ids are s0..s5 in corpus order
+    orig = full.audio[int(full.audio_start[j]):int(full.audio_start[j]) + row["samples"]].numpy()
+    assert a.shape == orig.shape and np.isfinite(a).all()
+    from models.features import log_rms_envelope  # a lossy codec: the loudness envelope survives, not the waveform
+
+    n = int(rendered.num_frames[k])
+    assert np.corrcoef(log_rms_envelope(a, n), log_rms_envelope(orig, n))[0, 1] > 0.9
+    # The teacher is rendered from the phones, the decoded audio and the conditions.
+    from app.engines.phonetics import PhoneSegment
+
+    expect = render_targets([PhoneSegment(p, s, e) for p, s, e in row["phones"]], a,
+                            FT._conditions(row["conditions"]))
+    np.testing.assert_allclose(rendered.curves[rendered.sample_frames(k)].numpy(), expect.curves, atol=1e-5)
+    model = tiny_model()
+    latents = FT.to_latents(model, rendered)
+    assert latents.latent_targets and latents.curves.shape == (rendered.curves.shape[0], 4)
     cfg = TrainConfig(*tiny_configs(), a2l_steps=3, batch=4, val_every=100, augment=False, closure_weight=3.0)
-    ema = a2l_stage(model, packed, cfg, TrainingState(None), lambda m: None, lambda m: None)
+    ema = a2l_stage(model, latents, cfg, TrainingState(None), lambda m: None, lambda m: None)
     n = 40
     out = ema.generate(full.sample_audio(0)[: int(n * SPF)], n, *conds(n), seed=0, steps=2)
     assert out.shape == (n, 180) and np.isfinite(out).all()
+
+
+def test_pack_of_another_version_is_refused(tmp_path):
+    corpus_dir = _pack_fixture(tmp_path)
+    FT.pack([str(corpus_dir)], str(tmp_path / "p.npz"), {})
+    with np.load(tmp_path / "p.npz") as z:
+        arrays = {k: z[k] for k in z.files}
+    header = json.loads(str(arrays["header"]))
+    header["version"] = 1
+    arrays["header"] = np.array(json.dumps(header))
+    np.savez(tmp_path / "old.npz", **arrays)
+    with pytest.raises(FT.PackError, match="version 1"):
+        FT.read_pack_header(str(tmp_path / "old.npz"))
+    (tmp_path / "junk.npz").write_bytes(b"not a pack")
+    with pytest.raises(FT.PackError, match="not a readable"):
+        FT.read_pack_header(str(tmp_path / "junk.npz"))
+    with pytest.raises(FT.PackError, match="not a rendered corpus"):
+        FT.load_rendered(str(tmp_path / "p.npz"))
 
 
 def test_smooth_time_keeps_constants_and_lowers_jitter():
