@@ -53,6 +53,9 @@ class Corpus:
     # training. Built from ``phones`` by :func:`bilabial_frames` when absent.
     bilabial: torch.Tensor | None = None
     latent_targets: bool = False  # ``curves`` hold Latents2Rig latents (F, latent_dim), crops name them "latents"
+    # Optional per-frame mouth-shape class (F,) int8 (see VISEME_CLASSES; -1 where unknown), the target of the
+    # encoder's auxiliary classification loss. Built from ``phones`` by :meth:`with_visemes`.
+    viseme: torch.Tensor | None = None
 
     def to(self, device: str | torch.device) -> Corpus:
         kw = {k: (v.to(device) if isinstance(v, torch.Tensor) else v) for k, v in self.__dict__.items()}
@@ -95,6 +98,8 @@ class Corpus:
                "head_distance": self.head_distance[fidx], "mask": mask}
         if self.bilabial is not None:
             out["bilabial"] = self.bilabial[fidx] & mask
+        if self.viseme is not None:
+            out["viseme"] = torch.where(mask, self.viseme[fidx].long(), -1)
         return out
 
     def with_bilabial(self) -> Corpus:
@@ -106,6 +111,39 @@ class Corpus:
         kw = dict(self.__dict__)
         kw["bilabial"] = flags.to(self.curves.device)
         return Corpus(**kw)
+
+
+    def with_visemes(self) -> Corpus:
+        """This corpus with the per-frame mouth-shape class filled in from the phones (-1: unlabelled clips)."""
+        classes = torch.full((self.curves.shape[0],), -1, dtype=torch.int8)
+        for i, phones in enumerate(self.phones):
+            if bool(self.labelled[i]) and phones:
+                f0, n = int(self.frame_start[i]), int(self.num_frames[i])
+                classes[f0:f0 + n] = torch.from_numpy(viseme_frames(phones, n))
+        kw = dict(self.__dict__)
+        kw["viseme"] = classes.to(self.curves.device)
+        return Corpus(**kw)
+
+
+# Mouth-shape classes for the encoder's auxiliary loss: phones that look alike share a class (silence and
+# anything unknown is class 0).
+VISEME_CLASSES = (
+    ("SIL",), ("P", "B", "M"), ("F", "V"), ("TH", "DH"), ("T", "D", "N", "L"), ("S", "Z"), ("SH", "ZH", "CH", "JH"),
+    ("K", "G", "NG", "HH", "Y"), ("R", "ER"), ("W", "UW", "UH", "OW", "OY"), ("AA", "AE", "AH", "AO", "AW", "AY"),
+    ("EH", "EY", "IH", "IY"),
+)
+_VISEME_OF = {p: k for k, group in enumerate(VISEME_CLASSES) for p in group}
+
+
+def viseme_frames(phones: list, num_frames: int) -> np.ndarray:
+    """(num_frames,) int8: the class of the phone under each frame's centre."""
+    out = np.zeros(num_frames, np.int8)
+    centres = (np.arange(num_frames) + 0.5) / FPS
+    for p, start, end in phones:
+        k = _VISEME_OF.get(str(p), 0)
+        if k:
+            out[(centres >= float(start)) & (centres < float(end))] = k
+    return out
 
 
 def bilabial_frames(phones: list, num_frames: int) -> np.ndarray:

@@ -8,7 +8,7 @@ the same teacher, so its latent space still fits.
 
     python -m models.finetune pack OUT.npz CORPUS_DIR [CORPUS_DIR ...] [source=minutes ...] [unlabelled=minutes]
     python -m models.finetune render PACK.npz OUT.pt [workers]
-    python -m models.finetune train RENDERED.pt OUTDIR SECONDS NAME=CKPT:OBJECTIVE:CLOSURE_WEIGHT[:PRETRAIN] [...]
+    python -m models.finetune train RENDERED.pt OUTDIR SECONDS NAME=CKPT:OBJECTIVE:CLOSURE_WEIGHT[:PRETRAIN[:VISEME]]
 
 The first corpus given to ``pack`` supplies the validation clips (``VAL_CLIPS``); every corpus supplies training
 clips. ``source=minutes`` caps a source's labelled training audio (sources without a cap are taken whole);
@@ -17,7 +17,8 @@ clips. ``source=minutes`` caps a source's labelled training audio (sources witho
 ``train`` runs one process per variant in parallel (they share the GPU) and writes OUTDIR/NAME.pt (EMA weights,
 also every ``SAVE_SECONDS`` so a run cut short still leaves a checkpoint; the loss history is inside) and
 OUTDIR/NAME.png (loss curves; VASA_RIG_PLOT=0 skips it). PRETRAIN, a fraction of SECONDS, first runs masked
-log-mel prediction on all training audio (labelled and unlabelled) to adapt the encoder to the voices.
+log-mel prediction on all training audio (labelled and unlabelled) to adapt the encoder to the voices; VISEME
+weighs the encoder's auxiliary mouth-shape classification loss (models/train.py).
 """
 
 from __future__ import annotations
@@ -40,9 +41,9 @@ from .train import TrainConfig, TrainingState, a2l_stage, plot_history, pretrain
 SAVE_SECONDS = 40.0
 VAL_CLIPS = {"val_voice": 24, "val_real": 1000}
 CHUNK_SECONDS = 600.0  # audio per Opus chunk: chunks encode, decode and render in parallel
-# Opus quality (libsndfile's compression level): about 19 kbit/s on broadband real speech, 13 on the 16 kHz
-# TTS. Its log-mel error (0.13 mean absolute, features scaled to about unit SD) is a mild codec augmentation.
-OPUS_LEVEL = 0.95
+# Opus quality (libsndfile's compression level): about 14 kbit/s on broadband real speech, less on the 16 kHz
+# TTS. Its log-mel error (0.15 mean absolute, features scaled to about unit SD) is a mild codec augmentation.
+OPUS_LEVEL = 0.97
 PACK_FORMAT = "vasa-rig-finetune-pack"
 PACK_VERSION = 2
 
@@ -276,7 +277,7 @@ def to_latents(model: NeuralModel, corpus: CT.Corpus) -> CT.Corpus:
 
 
 def train_variant(rendered: str, out_dir: Path, seconds: float, name: str, ckpt: str, objective: str,
-                  closure_weight: float, pretrain: float = 0.0) -> None:
+                  closure_weight: float, pretrain: float = 0.0, viseme: float = 0.0) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, _ = NeuralModel.load(ckpt, device)
     if model.a2l.config.objective != objective:
@@ -287,13 +288,13 @@ def train_variant(rendered: str, out_dir: Path, seconds: float, name: str, ckpt:
                       a2l_steps=1_000_000, a2l_seconds=seconds * (1 - pretrain), pretrain_steps=1_000_000,
                       pretrain_seconds=seconds * pretrain, batch=128 if cuda else 4, lr=3e-4,
                       val_every=250 if cuda else 50, save_every=100 if cuda else 25, closure_weight=closure_weight,
-                      device=device, seed=1)
+                      viseme_weight=viseme, device=device, seed=1)
     if not cuda:  # a smoke run on a CPU: a few steps only
         cfg.a2l_steps, cfg.pretrain_steps = max(2, int(seconds)), max(1, int(seconds * pretrain))
     state = TrainingState(None)
     last = [time.time()]
     info = {"variant": name, "finetuned_from": os.path.basename(ckpt), "closure_weight": closure_weight,
-            "pretrain_seconds": seconds * pretrain}
+            "pretrain_seconds": seconds * pretrain, "viseme_weight": viseme}
 
     def save(ema: NeuralModel, force: bool = False) -> None:
         if force or time.time() - last[0] > SAVE_SECONDS:
@@ -329,8 +330,8 @@ def main(argv: list[str]) -> int:
         specs = [a.split("=", 1) for a in argv[4:]]
         if len(specs) == 1:
             ckpt, objective, cw, *rest = specs[0][1].split(":")
-            train_variant(rendered, out_dir, seconds, specs[0][0], ckpt, objective, float(cw),
-                          float(rest[0]) if rest else 0.0)
+            numbers = [float(x) for x in rest] + [0.0, 0.0]
+            train_variant(rendered, out_dir, seconds, specs[0][0], ckpt, objective, float(cw), *numbers[:2])
             return 0
         procs = [subprocess.Popen([sys.executable, "-m", "models.finetune", "train", rendered, str(out_dir),
                                    str(seconds), f"{n}={spec}"]) for n, spec in specs]

@@ -48,6 +48,7 @@ class TrainConfig:
     save_every: int = 500
     augment: bool = True
     closure_weight: float = 0.0  # extra loss weight on p/b/m frames (needs the corpus's bilabial flags)
+    viseme_weight: float = 0.0  # > 0: auxiliary mouth-shape classification from the encoder's features
     ae_seconds: float = 0.0  # > 0: fit the stage's steps to this many seconds (steps stay an upper bound)
     pretrain_seconds: float = 0.0
     a2l_seconds: float = 0.0
@@ -189,11 +190,14 @@ def pretrain_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: 
 
 
 def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g: torch.Generator,
-                   train: bool, closure_weight: float = 0.0) -> torch.Tensor:
+                   train: bool, closure_weight: float = 0.0, viseme_head: nn.Module | None = None,
+                   viseme_weight: float = 0.0) -> torch.Tensor:
     """Masked MSE of the velocity (flow) or latents (regression). ``batch["latents"]``, when present, are the
     targets already encoded by the (frozen) Latents2Rig encoder; else ``batch["curves"]`` are encoded here.
     ``closure_weight`` > 0 weighs p/b/m frames (``batch["bilabial"]``) 1 + closure_weight times: closures are
-    few and short, and a plain mean lets the model round them off."""
+    few and short, and a plain mean lets the model round them off. ``viseme_head`` (a linear layer on the encoder's
+    features) adds ``viseme_weight`` x the cross-entropy of the frames' mouth-shape classes (``batch["viseme"]``):
+    a direct phonetic signal for the encoder, which the flow loss gives only through the sampled latents."""
     dev = batch["mask"].device
     b, n = batch["mask"].shape
     with torch.no_grad():
@@ -217,7 +221,14 @@ def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g:
     w = (batch["mask"] & ~ctx_mask).float()
     if closure_weight > 0 and "bilabial" in batch:
         w = w * (1.0 + closure_weight * batch["bilabial"].float())
-    return ((pred.float() - target) ** 2).mean(-1).mul(w).sum() / w.sum().clamp_min(1)
+    loss = ((pred.float() - target) ** 2).mean(-1).mul(w).sum() / w.sum().clamp_min(1)
+    if viseme_head is not None and viseme_weight > 0 and "viseme" in batch:
+        logits = viseme_head(feats).float()
+        ce = nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch["viseme"].reshape(-1),
+                                         ignore_index=-1)
+        if torch.isfinite(ce):  # a batch of unlabelled frames only gives NaN
+            loss = loss + viseme_weight * ce
+    return loss
 
 
 @torch.no_grad()
@@ -242,6 +253,14 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
     """Trains encoder + Audio2Latents; returns the EMA copy (used for validation and saved)."""
     idx = corpus.indices("train", labelled=True)
     params = list(model.encoder.parameters()) + list(model.a2l.parameters())
+    head = None
+    if cfg.viseme_weight > 0:
+        from .corpus_tensors import VISEME_CLASSES
+
+        if corpus.viseme is None:
+            corpus = corpus.with_visemes()
+        head = nn.Linear(model.encoder.config.channels, len(VISEME_CLASSES)).to(cfg.device)
+        params += list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     budget = Budget(cfg.a2l_steps, cfg.a2l_seconds)
     sched = _schedule(opt, budget)
@@ -258,7 +277,8 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
         if cfg.augment:
             batch["audio"] = augment_audio(batch["audio"], g)
         with _autocast(cfg.device):
-            loss = a2l_batch_loss(model, batch, cfg.audio2latents, g, train=True, closure_weight=cfg.closure_weight)
+            loss = a2l_batch_loss(model, batch, cfg.audio2latents, g, train=True, closure_weight=cfg.closure_weight,
+                                  viseme_head=head, viseme_weight=cfg.viseme_weight)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)

@@ -47,6 +47,36 @@ def test_load_select_and_bilabial_flags(tmp_path):
     assert batch["bilabial"].dtype == torch.bool and batch["bilabial"].any()
 
 
+def test_viseme_frames_follow_the_phone_under_each_frame():
+    v = CT.viseme_frames([["SIL", 0.0, 0.1], ["M", 0.1, 0.2], ["AA", 0.2, 0.3], ["XX", 0.3, 0.4]], 30)
+    assert v[:6].tolist() == [0] * 6 and v[6:12].tolist() == [1] * 6  # frame centres 0.108.. fall in M
+    open_class = [k for k, group in enumerate(CT.VISEME_CLASSES) if "AA" in group][0]
+    assert v[12:18].tolist() == [open_class] * 6 and v[18:24].tolist() == [0] * 6  # unknown phones: class 0
+
+
+def test_viseme_loss_trains_the_encoder_through_its_head(tmp_path):
+    corpus = CT.load(write_corpus(tmp_path)).with_visemes()
+    model = tiny_model()
+    cfg = tiny_configs()[2]
+    batch = corpus.crops(corpus.indices("train"), 4, 30, torch.Generator().manual_seed(1))
+    assert batch["viseme"].dtype == torch.long and (batch["viseme"][~batch["mask"]] == -1).all()
+    head = torch.nn.Linear(model.encoder.config.channels, len(CT.VISEME_CLASSES))
+    plain = a2l_batch_loss(model, batch, cfg, torch.Generator().manual_seed(2), train=False)
+    total = a2l_batch_loss(model, batch, cfg, torch.Generator().manual_seed(2), train=False, viseme_head=head,
+                           viseme_weight=0.5)
+    assert total > plain  # cross-entropy is positive
+    total.backward()
+    assert head.weight.grad is not None and head.weight.grad.abs().sum() > 0
+    assert model.encoder.inp.weight.grad.abs().sum() > 0
+    unlabelled = dict(batch, viseme=torch.full_like(batch["viseme"], -1))
+    same = a2l_batch_loss(model, unlabelled, cfg, torch.Generator().manual_seed(2), train=False, viseme_head=head,
+                          viseme_weight=0.5)
+    assert torch.isclose(same, plain)  # no labelled frame: no auxiliary term, no NaN
+    cfg_train = TrainConfig(*tiny_configs(), a2l_steps=2, batch=4, val_every=100, augment=False, viseme_weight=0.5)
+    ema = a2l_stage(model, corpus, cfg_train, TrainingState(None), lambda m: None, lambda m: None)
+    assert set(ema.state_dict()) == set(tiny_model().state_dict())  # the head is not part of the model
+
+
 def test_closure_weight_raises_the_loss_on_bilabial_frames(tmp_path):
     corpus = CT.load(write_corpus(tmp_path)).with_bilabial()
     model = tiny_model()
