@@ -168,6 +168,14 @@ def evaluate_clips(clips: Sequence[Path], engines: Sequence[str], *, transcripts
     rig = load_rig()
     transcripts = transcripts or {}
     results: list[ClipResult] = []
+    if "neural" in engines:
+        # Load the model before any clip is timed: the speed column measures generation, not the one-off load.
+        from app.engines.neural import NeuralEngineError, load_model
+
+        try:
+            load_model()
+        except NeuralEngineError as exc:
+            raise EvaluationError(f"neural failed to load: {exc}") from None
     for k, path in enumerate(clips, start=1):
         stem = path.stem
         try:
