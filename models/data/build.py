@@ -53,7 +53,7 @@ ProgressFn = Callable[[float, str], None]
 @dataclass
 class BuildOptions:
     out: Path
-    minutes: float  # labelled audio to synthesise (the real English clips come on top, up to what exists)
+    minutes: float  # labelled audio to synthesise (the real clips with transcripts come on top, all of them)
     sources: tuple[str, ...] = DEFAULT_SOURCES
     seed: int = 0
     unlabelled_minutes: float | None = None  # cap on unlabelled real audio; None: all of it
@@ -168,7 +168,7 @@ def build(options: BuildOptions) -> dict:
     clips = find_clips(tuple(real)) if real else []
     real_labelled_s = 0.0
     done_s = 0.0
-    planned = total_s + 60.0 * sum(1 for c in clips if c.transcript) / 20.0  # ~3 s per real English clip
+    planned = total_s + 60.0 * sum(1 for c in clips if c.transcript) / 20.0  # ~3 s per real clip with a transcript
 
     def tick(seconds: float, message: str) -> None:
         nonlocal done_s
