@@ -54,6 +54,7 @@ class NeuralModel(nn.Module):
     def __init__(self, encoder: AudioEncoder, rig: RigAutoencoder, a2l: Audio2Latents) -> None:
         super().__init__()
         self.encoder, self.rig, self.a2l = encoder, rig, a2l
+        self.closure = None  # models.closure.ClosureHead, fitted after training (optional)
 
     @staticmethod
     def create(enc: AudioEncoderConfig, l2r: Latents2RigConfig, a2l: Audio2LatentsConfig) -> NeuralModel:
@@ -65,6 +66,9 @@ class NeuralModel(nn.Module):
         return {"audio_encoder": self.encoder, "latents2rig": self.rig, "audio2latents": self.a2l}
 
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
+        extra = dict(extra or {})
+        if self.closure is not None:
+            extra.setdefault("closure", self.closure.to_dict())
         save_checkpoint(path, self.modules_by_name(), extra=extra)
 
     @staticmethod
@@ -73,7 +77,16 @@ class NeuralModel(nn.Module):
         model = NeuralModel(build_module(payload, "audio_encoder", AudioEncoderConfig, AudioEncoder),
                             build_module(payload, "latents2rig", Latents2RigConfig, RigAutoencoder),
                             build_module(payload, "audio2latents", Audio2LatentsConfig, Audio2Latents))
-        return model.to(device).eval(), payload.get("extra", {})
+        extra = payload.get("extra", {})
+        if isinstance(extra, dict) and extra.get("closure") is not None:
+            from .checkpoint import CheckpointError
+            from .closure import ClosureError, ClosureHead
+
+            try:
+                model.closure = ClosureHead.from_dict(extra["closure"], model.encoder.config.channels)
+            except ClosureError as exc:
+                raise CheckpointError(f"{os.path.basename(path)}: {exc}") from None
+        return model.to(device).eval(), extra
 
     @property
     def device(self) -> torch.device:
@@ -83,19 +96,20 @@ class NeuralModel(nn.Module):
                  head_distance: np.ndarray, *, seed: int = 0, steps: int = DEFAULT_STEPS,
                  guidance: float = DEFAULT_GUIDANCE, locked: Locked | None = None, mode: str = "lockstep",
                  smooth: int = DEFAULT_SMOOTH, callback: Callable[[dict], None] | None = None,
-                 cancel: Callable[[], bool] | None = None) -> np.ndarray:
+                 cancel: Callable[[], bool] | None = None, closure: bool = True) -> np.ndarray:
         """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
-        one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm."""
+        one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm.
+        ``closure``: run the checkpoint's lip-closure pass (models/closure.py) when it has one."""
         # inference_mode skips autograd bookkeeping entirely; inpainting needs gradients inside its projector,
         # which inference tensors cannot take part in, so that path runs under no_grad instead.
         inpaint = locked is not None and bool(np.asarray(locked.mask).any())
         with torch.no_grad() if inpaint else torch.inference_mode():
             return self._generate(audio, num_frames, emotion_weights, gaze, head_distance, seed=seed, steps=steps,
                                   guidance=guidance, locked=locked, mode=mode, smooth=smooth, callback=callback,
-                                  cancel=cancel)
+                                  cancel=cancel, closure=closure)
 
     def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
-                  mode, smooth, callback, cancel) -> np.ndarray:
+                  mode, smooth, callback, cancel, closure) -> np.ndarray:
         self.eval()
         dev = self.device
         shape = (num_frames, self.rig.config.num_channels)
@@ -138,6 +152,8 @@ class NeuralModel(nn.Module):
             smoothed = smooth_time(curves, smooth)
             smoothed[:, sharp] = curves[:, sharp]
             curves = smoothed
+        if closure and self.closure is not None:
+            curves = self.closure.apply(curves, feats)
         curves = curves.cpu().numpy()
         if locked is not None:
             curves = np.where(locked.mask, locked.values.astype(np.float32), curves)
