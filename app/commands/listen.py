@@ -94,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
     enough = threading.Event()
 
     def on_packet(received) -> None:
+        if args.count is not None and tally.total >= args.count:
+            return  # packets that arrive between reaching the count and the receiver stopping are not counted
         tally.add(received)
         if args.count is not None and tally.total >= args.count:
             enough.set()

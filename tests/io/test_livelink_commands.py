@@ -50,6 +50,26 @@ def test_listen_counts_packets_and_prints_values(capsys):
     assert "lost 0, out of order 0" in out
 
 
+def test_listen_stops_counting_at_count_under_a_burst(capsys):
+    """Packets that arrive after the count is reached, before the receiver has stopped, are not counted."""
+    from app.io.livelink import encode_packet
+
+    port = free_port()
+    result: dict[str, object] = {}
+    thread = threading.Thread(target=lambda: result.update(rc=listen.run(parse(listen, [
+        "--port", str(port), "--count", "3", "--seconds", str(WAIT_S)]))))  # fmt: skip
+    thread.start()
+    burst = [encode_packet("dev", "Burst", k, 0.0, 60, 1, [0.0] * 61) for k in range(200)]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        while thread.is_alive():
+            for packet in burst:
+                s.sendto(packet, ("127.0.0.1", port))
+            thread.join(0.2)
+    assert result["rc"] == 0
+    out = capsys.readouterr().out
+    assert "summary: 3 packets" in out and "subjects: Burst (3)" in out
+
+
 def test_listen_prints_per_second_lines_while_waiting(capsys):
     assert listen.run(parse(listen, ["--port", str(free_port()), "--seconds", "1.3"])) == 0
     out = capsys.readouterr().out
