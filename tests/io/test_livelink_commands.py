@@ -27,12 +27,18 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def test_listen_counts_packets_and_prints_values(capsys):
+def listen_in_thread(count: int) -> tuple[int, threading.Thread, dict[str, object]]:
+    """``vasa-rig listen --count COUNT`` on a free port in a thread: (port, thread, result with "rc")."""
     port = free_port()
     result: dict[str, object] = {}
-    thread = threading.Thread(target=lambda: result.update(rc=listen.run(parse(listen, [
-        "--port", str(port), "--count", "40", "--seconds", str(WAIT_S)]))))  # fmt: skip
+    argv = ["--port", str(port), "--count", str(count), "--seconds", str(WAIT_S)]
+    thread = threading.Thread(target=lambda: result.update(rc=listen.run(parse(listen, argv))))
     thread.start()
+    return port, thread, result
+
+
+def test_listen_counts_packets_and_prints_values(capsys):
+    port, thread, result = listen_in_thread(40)
     frames = np.zeros((40, 61), np.float32)
     frames[:, 17] = np.linspace(0, 1, 40)  # JawOpen
     frames[:, 52] = 0.1  # HeadYaw, 18 degrees
@@ -54,11 +60,7 @@ def test_listen_stops_counting_at_count_under_a_burst(capsys):
     """Packets that arrive after the count is reached, before the receiver has stopped, are not counted."""
     from app.io.livelink import encode_packet
 
-    port = free_port()
-    result: dict[str, object] = {}
-    thread = threading.Thread(target=lambda: result.update(rc=listen.run(parse(listen, [
-        "--port", str(port), "--count", "3", "--seconds", str(WAIT_S)]))))  # fmt: skip
-    thread.start()
+    port, thread, result = listen_in_thread(3)
     burst = [encode_packet("dev", "Burst", k, 0.0, 60, 1, [0.0] * 61) for k in range(200)]
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         while thread.is_alive():
