@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -104,25 +104,20 @@ class Corpus:
 
     def with_bilabial(self) -> Corpus:
         """This corpus with the per-frame p/b/m flag filled in from the phones."""
-        flags = torch.zeros(self.curves.shape[0], dtype=torch.bool)
-        for i, phones in enumerate(self.phones):
-            f0, n = int(self.frame_start[i]), int(self.num_frames[i])
-            flags[f0:f0 + n] = torch.from_numpy(bilabial_frames(phones, n))
-        kw = dict(self.__dict__)
-        kw["bilabial"] = flags.to(self.curves.device)
-        return Corpus(**kw)
-
+        return replace(self, bilabial=self._frame_labels(bilabial_frames, False, torch.bool))
 
     def with_visemes(self) -> Corpus:
         """This corpus with the per-frame mouth-shape class filled in from the phones (-1: unlabelled clips)."""
-        classes = torch.full((self.curves.shape[0],), -1, dtype=torch.int8)
+        return replace(self, viseme=self._frame_labels(viseme_frames, -1, torch.int8))
+
+    def _frame_labels(self, make: Callable[[list, int], np.ndarray], fill, dtype: torch.dtype) -> torch.Tensor:
+        """(F,) per-frame values: ``make(phones, num_frames)`` on each labelled clip with phones, else ``fill``."""
+        out = torch.full((self.curves.shape[0],), fill, dtype=dtype)
         for i, phones in enumerate(self.phones):
             if bool(self.labelled[i]) and phones:
                 f0, n = int(self.frame_start[i]), int(self.num_frames[i])
-                classes[f0:f0 + n] = torch.from_numpy(viseme_frames(phones, n))
-        kw = dict(self.__dict__)
-        kw["viseme"] = classes.to(self.curves.device)
-        return Corpus(**kw)
+                out[f0:f0 + n] = torch.from_numpy(make(phones, n))
+        return out.to(self.curves.device)
 
 
 # Mouth-shape classes for the encoder's auxiliary loss: phones that look alike share a class (silence and
@@ -147,17 +142,22 @@ def viseme_frames(phones: list, num_frames: int) -> np.ndarray:
 
 
 def bilabial_frames(phones: list, num_frames: int) -> np.ndarray:
-    """(num_frames,) bool: frames inside a p/b/m segment widened by one frame, as the closure figure reads them
-    (app/engines/metrics.py)."""
-    from app.engines.metrics import BILABIAL_PHONES
+    """(num_frames,) bool: frames inside a p/b/m segment widened by one frame, exactly the frames the closure
+    figure reads (app/engines/metrics.py)."""
+    from app.engines.metrics import BILABIAL_PHONES, segment_frames
+    from app.engines.phonetics import PhoneSegment
 
+    segments = [PhoneSegment(str(p), float(a), float(b)) for p, a, b in phones if p in BILABIAL_PHONES]
     flags = np.zeros(num_frames, bool)
-    for p, start, end in phones:
-        if p in BILABIAL_PHONES:
-            a = int(np.ceil(float(start) * FPS - 1e-9)) - 1
-            b = int(np.ceil(float(end) * FPS - 1e-9)) + 1
-            flags[max(a, 0):min(b, num_frames)] = True
+    flags[segment_frames(segments, num_frames, FPS, pad=1)] = True
     return flags
+
+
+def placeholder_labels(num_frames: int) -> dict[str, np.ndarray]:
+    """Per-frame arrays for an audio-only clip: they keep frame indexing uniform and are never trained on."""
+    return {"curves": np.zeros((num_frames, 180), np.float32), "emotion": np.zeros(num_frames, np.int8),
+            "intensity": np.zeros(num_frames, np.float32), "gaze": np.zeros((num_frames, 2), np.float32),
+            "head_distance": np.full(num_frames, 60.0, np.float32)}
 
 
 def load(path: str | os.PathLike, select: Callable[[dict], bool] | None = None) -> Corpus:
@@ -188,12 +188,9 @@ def load(path: str | os.PathLike, select: Callable[[dict], bool] | None = None) 
         if labelled:
             for k in ("curves", "emotion", "intensity", "gaze", "head_distance"):
                 parts[k].append(sh[k][f0:f1])
-        else:  # audio only: placeholders keep frame indexing uniform
-            parts["curves"].append(np.zeros((nf, 180), np.float32))
-            parts["emotion"].append(np.zeros(nf, np.int8))
-            parts["intensity"].append(np.zeros(nf, np.float32))
-            parts["gaze"].append(np.zeros((nf, 2), np.float32))
-            parts["head_distance"].append(np.full(nf, 60.0, np.float32))
+        else:
+            for k, v in placeholder_labels(nf).items():
+                parts[k].append(v)
         table.append((a_pos, f_pos, nf, s.get("split", "train"), labelled, s.get("phones", [])))
         a_pos += int(a1 - a0)
         f_pos += nf

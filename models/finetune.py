@@ -23,6 +23,7 @@ weighs the encoder's auxiliary mouth-shape classification loss (models/train.py)
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -238,10 +239,7 @@ def render(pack_path: str, out: str, workers: int | None = None) -> None:
         for row, lab in zip(rows, labels, strict=True):
             parts["audio"].append(samples[row["offset"]:row["offset"] + row["samples"]])
             if lab is None:
-                nf = int(row["samples"] // CT.SAMPLES_PER_FRAME)
-                lab = {"curves": np.zeros((nf, 180), np.float32), "emotion": np.zeros(nf, np.int8),
-                       "intensity": np.zeros(nf, np.float32), "gaze": np.zeros((nf, 2), np.float32),
-                       "head_distance": np.full(nf, 60.0, np.float32)}
+                lab = CT.placeholder_labels(int(row["samples"] // CT.SAMPLES_PER_FRAME))
             nf = len(lab["curves"])
             for k in ("curves", "emotion", "intensity", "gaze", "head_distance"):
                 parts[k].append(lab[k])
@@ -271,9 +269,7 @@ def to_latents(model: NeuralModel, corpus: CT.Corpus) -> CT.Corpus:
     """The corpus with its curves replaced by the (frozen) Latents2Rig encoder's latents."""
     with torch.no_grad():  # not inference mode: the latents are used in training graphs later
         z = torch.cat([model.rig.encode(corpus.curves[i:i + 65536]) for i in range(0, len(corpus.curves), 65536)])
-    kw = dict(corpus.__dict__)
-    kw.update(curves=z, latent_targets=True)
-    return CT.Corpus(**kw)
+    return dataclasses.replace(corpus, curves=z, latent_targets=True)
 
 
 def train_variant(rendered: str, out_dir: Path, seconds: float, name: str, ckpt: str, objective: str,

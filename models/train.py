@@ -253,6 +253,8 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
     """Trains encoder + Audio2Latents; returns the EMA copy (used for validation and saved)."""
     idx = corpus.indices("train", labelled=True)
     params = list(model.encoder.parameters()) + list(model.a2l.parameters())
+    if cfg.closure_weight > 0 and corpus.bilabial is None:
+        corpus = corpus.with_bilabial()
     head = None
     if cfg.viseme_weight > 0:
         from .corpus_tensors import VISEME_CLASSES
@@ -347,8 +349,6 @@ def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: b
         state.stage_done = ["autoencoder", "pretrain"]
     else:
         model = NeuralModel.create(cfg.encoder, cfg.latents2rig, cfg.audio2latents).to(cfg.device)
-    if cfg.closure_weight > 0 and corpus.bilabial is None:
-        corpus = corpus.with_bilabial()
     if resume and state_path.is_file():
         saved = torch.load(state_path, map_location=cfg.device, weights_only=True)
         model.load_state_dict(saved["model"], strict=True)
