@@ -143,25 +143,24 @@ def fit(model, corpora: list, clips: int | None = None, iters: int = 400, seed: 
 
 
 def main(argv: list[str]) -> int:
+    import argparse
+
     from . import corpus_tensors as CT
     from .pipeline import NeuralModel
 
-    if len(argv) < 4 or "--out" not in argv:
-        print(__doc__)
-        return 2
-    out = argv[argv.index("--out") + 1]
-    clips = int(argv[argv.index("--clips") + 1]) if "--clips" in argv else None
-    skip = {argv.index("--out"), argv.index("--out") + 1}
-    if "--clips" in argv:
-        skip |= {argv.index("--clips"), argv.index("--clips") + 1}
-    positional = [a for k, a in enumerate(argv) if k not in skip]
-    ckpt, dirs = positional[0], positional[1:]
+    p = argparse.ArgumentParser(prog="python -m models.closure", description="fit the lip-closure head")
+    p.add_argument("ckpt")
+    p.add_argument("corpora", nargs="+", metavar="CORPUS_DIR")
+    p.add_argument("--out", required=True)
+    p.add_argument("--clips", type=int, default=None, help="at most N random training clips per corpus")
+    args = p.parse_args(argv)
     torch.set_num_threads(2)
-    model, extra = NeuralModel.load(ckpt)
-    corpora = [CT.load(d, select=lambda s: bool(s.get("labelled")) and s.get("split") == "train") for d in dirs]
-    head = fit(model, corpora, clips)
-    model.save(out, extra={**extra, "closure": head.to_dict()})
-    print(f"closure head (threshold {head.threshold:.2f}) fitted on {len(dirs)} corpora -> {out}")
+    model, extra = NeuralModel.load(args.ckpt)
+    corpora = [CT.load(d, select=lambda s: bool(s.get("labelled")) and s.get("split") == "train")
+               for d in args.corpora]
+    head = fit(model, corpora, args.clips)
+    model.save(args.out, extra={**extra, "closure": head.to_dict()})
+    print(f"closure head (threshold {head.threshold:.2f}) fitted on {len(corpora)} corpora -> {args.out}")
     return 0
 
 
