@@ -189,20 +189,11 @@ def read_pack_header(path: str) -> tuple[dict, np.lib.npyio.NpzFile]:
 
 
 # --- render ----------------------------------------------------------------------------------------------------
-def _conditions(meta: dict) -> dict:
-    from app.core.take import EmotionKey
-
-    return {"emotion_keys": tuple(EmotionKey(float(t), str(e), float(i)) for t, e, i in meta["emotion_keys"]),
-            "gaze": tuple(float(g) for g in meta["gaze"]), "eye_contact": float(meta["eye_contact"]),
-            "head_distance": float(meta["head_distance"]), "articulation": float(meta["articulation"]),
-            "seed": int(meta["seed"])}
-
-
 def _render_chunk(job: tuple[bytes, int, list[dict]]) -> tuple[np.ndarray, list[dict | None]]:
     """Decode one chunk and render the teacher for its labelled clips."""
     from app.engines.phonetics import PhoneSegment
 
-    from .data.build import render_targets
+    from .data.build import cond_from_meta, render_targets
 
     data, length, rows = job
     samples = decode_opus(np.frombuffer(data, dtype=np.uint8), length)
@@ -213,7 +204,7 @@ def _render_chunk(job: tuple[bytes, int, list[dict]]) -> tuple[np.ndarray, list[
             continue
         clip = samples[row["offset"]:row["offset"] + row["samples"]]
         phones = [PhoneSegment(str(p), float(a), float(b)) for p, a, b in row["phones"]]
-        lab = render_targets(phones, clip, _conditions(row["conditions"]))
+        lab = render_targets(phones, clip, cond_from_meta(row["conditions"]))
         labels.append({"curves": lab.curves.astype(np.float32), "emotion": lab.emotion, "intensity": lab.intensity,
                        "gaze": lab.gaze, "head_distance": lab.head_distance})
     return samples, labels

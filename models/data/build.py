@@ -106,6 +106,14 @@ def _cond_meta(cond: dict) -> dict:
             "seed": cond["seed"]}
 
 
+def cond_from_meta(meta: dict) -> dict:
+    """The conditions of a manifest entry (written by _cond_meta), as render_targets takes them."""
+    return {"emotion_keys": tuple(EmotionKey(float(t), str(e), float(i)) for t, e, i in meta["emotion_keys"]),
+            "gaze": tuple(float(g) for g in meta["gaze"]), "eye_contact": float(meta["eye_contact"]),
+            "head_distance": float(meta["head_distance"]), "articulation": float(meta["articulation"]),
+            "seed": int(meta["seed"])}
+
+
 # --- synthetic voices ------------------------------------------------------------------------------------------
 def synth_one(source: str, text: str, rng: np.random.Generator) -> tuple[Utterance, str, str]:
     """(utterance, voice id without variant parameters, variant description) for one random voice variant."""

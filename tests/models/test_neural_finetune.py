@@ -111,7 +111,7 @@ def _pack_fixture(tmp_path):
 
 
 def test_pack_render_round_trip_and_finetune_step(tmp_path):
-    from models.data.build import render_targets
+    from models.data.build import cond_from_meta, render_targets
 
     corpus_dir = _pack_fixture(tmp_path)
     FT.pack([str(corpus_dir)], str(tmp_path / "p.npz"), {"flite": 100.0}, unlabelled_minutes=1.0)
@@ -139,7 +139,7 @@ def test_pack_render_round_trip_and_finetune_step(tmp_path):
     from app.engines.phonetics import PhoneSegment
 
     expect = render_targets([PhoneSegment(p, s, e) for p, s, e in row["phones"]], a,
-                            FT._conditions(row["conditions"]))
+                            cond_from_meta(row["conditions"]))
     np.testing.assert_allclose(rendered.curves[rendered.sample_frames(k)].numpy(), expect.curves, atol=1e-5)
     model = tiny_model()
     latents = FT.to_latents(model, rendered)
