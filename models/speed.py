@@ -29,12 +29,9 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "resources" / "examples" / "exam
 
 
 def clip_60s() -> np.ndarray:
-    import soundfile as sf
+    from app.io.audio import load_audio
 
-    audio, sr = sf.read(EXAMPLE, dtype="float32", always_2d=True)
-    if sr != SAMPLE_RATE:
-        raise SystemExit(f"{EXAMPLE} is {sr} Hz, expected {SAMPLE_RATE}")
-    mono = audio.mean(1)
+    mono = load_audio(EXAMPLE).samples  # mono, 16 kHz
     n = int(CLIP_SECONDS * SAMPLE_RATE)
     return np.tile(mono, int(np.ceil(n / len(mono))))[:n]
 
@@ -49,10 +46,6 @@ def timings(fn, repeats: int) -> tuple[float, float]:
         fn()
         times.append(time.perf_counter() - t)
     return statistics.median(times), min(times)
-
-
-def median_time(fn, repeats: int) -> float:
-    return timings(fn, repeats)[0]
 
 
 def main(argv: list[str]) -> int:
