@@ -7,6 +7,7 @@ nothing depends on how long the input is.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -71,10 +72,14 @@ class AudioEncoder(nn.Module):
             x = block(x)
         return self.out_norm(x)
 
-    def forward(self, audio: torch.Tensor, num_frames: int) -> torch.Tensor:
-        """(B, samples) at 16 kHz -> (B, T=num_frames, C)."""
+    def forward(self, audio: torch.Tensor, num_frames: int,
+                mel_transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """(B, samples) at 16 kHz -> (B, T=num_frames, C). ``mel_transform`` (training augmentation) maps the
+        (B, N_MELS, 2T) log-mel before the convolutions."""
         with torch.autocast(device_type=audio.device.type, enabled=False):  # FFT and log stay in float32
             mel = self.logmel(audio.float(), num_frames)
+            if mel_transform is not None:
+                mel = mel_transform(mel)
         return self.forward_mel(mel).transpose(1, 2)
 
 

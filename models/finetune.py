@@ -8,8 +8,9 @@ the same teacher, so its latent space still fits.
 
     python -m models.finetune pack OUT.npz CORPUS_DIR [CORPUS_DIR ...] [source=minutes ...] [unlabelled=minutes]
     python -m models.finetune render PACK.npz OUT.pt [workers]
-    python -m models.finetune train RENDERED.pt OUTDIR SECONDS NAME=CKPT:OBJECTIVE:CLOSURE_WEIGHT[:PRETRAIN[:VISEME]]
+    python -m models.finetune train RENDERED.pt OUTDIR SECONDS NAME=CKPT:OBJECTIVE:CW[:PRETRAIN[:VISEME[:AUG]]]
 
+CW is the extra loss weight of p/b/m frames (``TrainConfig.closure_weight``).
 The first corpus given to ``pack`` supplies the validation clips (``VAL_CLIPS``); every corpus supplies training
 clips. ``source=minutes`` caps a source's labelled training audio (sources without a cap are taken whole);
 ``unlabelled=minutes`` adds that much unlabelled real training audio for the masked-mel pre-training.
@@ -18,7 +19,8 @@ clips. ``source=minutes`` caps a source's labelled training audio (sources witho
 also every ``SAVE_SECONDS`` so a run cut short still leaves a checkpoint; the loss history is inside) and
 OUTDIR/NAME.png (loss curves; VASA_RIG_PLOT=0 skips it). PRETRAIN, a fraction of SECONDS, first runs masked
 log-mel prediction on all training audio (labelled and unlabelled) to adapt the encoder to the voices; VISEME
-weighs the encoder's auxiliary mouth-shape classification loss (models/train.py).
+weighs the encoder's auxiliary mouth-shape classification loss (models/train.py); AUG 1 adds the strong
+augmentation (room reverberation, vocal-tract-length warping, spectral tilt: ``TrainConfig.strong_augment``).
 """
 
 from __future__ import annotations
@@ -264,7 +266,8 @@ def to_latents(model: NeuralModel, corpus: CT.Corpus) -> CT.Corpus:
 
 
 def train_variant(rendered: str, out_dir: Path, seconds: float, name: str, ckpt: str, objective: str,
-                  closure_weight: float, pretrain: float = 0.0, viseme: float = 0.0) -> None:
+                  closure_weight: float, pretrain: float = 0.0, viseme: float = 0.0,
+                  strong_augment: bool = False) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, _ = NeuralModel.load(ckpt, device)
     if model.a2l.config.objective != objective:
@@ -275,13 +278,13 @@ def train_variant(rendered: str, out_dir: Path, seconds: float, name: str, ckpt:
                       a2l_steps=1_000_000, a2l_seconds=seconds * (1 - pretrain), pretrain_steps=1_000_000,
                       pretrain_seconds=seconds * pretrain, batch=128 if cuda else 4, lr=3e-4,
                       val_every=250 if cuda else 50, save_every=100 if cuda else 25, closure_weight=closure_weight,
-                      viseme_weight=viseme, device=device, seed=1)
+                      viseme_weight=viseme, strong_augment=strong_augment, device=device, seed=1)
     if not cuda:  # a smoke run on a CPU: a few steps only
         cfg.a2l_steps, cfg.pretrain_steps = max(2, int(seconds)), max(1, int(seconds * pretrain))
     state = TrainingState(None)
     last = [time.time()]
     info = {"variant": name, "finetuned_from": os.path.basename(ckpt), "closure_weight": closure_weight,
-            "pretrain_seconds": seconds * pretrain, "viseme_weight": viseme}
+            "pretrain_seconds": seconds * pretrain, "viseme_weight": viseme, "strong_augment": strong_augment}
 
     def save(ema: NeuralModel, force: bool = False) -> None:
         if force or time.time() - last[0] > SAVE_SECONDS:
@@ -317,8 +320,9 @@ def main(argv: list[str]) -> int:
         specs = [a.split("=", 1) for a in argv[4:]]
         if len(specs) == 1:
             ckpt, objective, cw, *rest = specs[0][1].split(":")
-            numbers = [float(x) for x in rest] + [0.0, 0.0]
-            train_variant(rendered, out_dir, seconds, specs[0][0], ckpt, objective, float(cw), *numbers[:2])
+            numbers = [float(x) for x in rest] + [0.0, 0.0, 0.0]
+            train_variant(rendered, out_dir, seconds, specs[0][0], ckpt, objective, float(cw), *numbers[:2],
+                          strong_augment=bool(numbers[2]))
             return 0
         procs = [subprocess.Popen([sys.executable, "-m", "models.finetune", "train", rendered, str(out_dir),
                                    str(seconds), f"{n}={spec}"]) for n, spec in specs]

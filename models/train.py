@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -47,6 +48,9 @@ class TrainConfig:
     val_every: int = 250
     save_every: int = 500
     augment: bool = True
+    # Also room reverberation, vocal-tract-length warping and a random spectral tilt (see augment_audio and
+    # augment_mel): voices, rooms and microphones the corpus does not have.
+    strong_augment: bool = False
     closure_weight: float = 0.0  # extra loss weight on p/b/m frames (needs the corpus's bilabial flags)
     viseme_weight: float = 0.0  # > 0: auxiliary mouth-shape classification from the encoder's features
     ae_seconds: float = 0.0  # > 0: fit the stage's steps to this many seconds (steps stay an upper bound)
@@ -65,10 +69,13 @@ class TrainingState:
         self.history.setdefault(key, []).append((step, float(value)))
 
 
-def augment_audio(audio: torch.Tensor, g: torch.Generator) -> torch.Tensor:
-    """Gain, noise at 5-40 dB SNR, and band-limiting (telephone-like) on a (B, samples) batch."""
+def augment_audio(audio: torch.Tensor, g: torch.Generator, reverb: float = 0.0) -> torch.Tensor:
+    """Gain, noise at 5-40 dB SNR, and band-limiting (telephone-like) on a (B, samples) batch; with ``reverb`` > 0,
+    that fraction of the clips first goes through a synthetic room (see :func:`room_reverb`)."""
     b, n = audio.shape
     dev = audio.device
+    if reverb > 0:
+        audio = room_reverb(audio, g, reverb)
     r = torch.rand(b, 4, generator=g).to(dev)
     x = audio * (10 ** ((r[:, 0:1] * 24 - 12) / 20))
     power = x.pow(2).mean(1, keepdim=True).clamp_min(1e-8)
@@ -80,6 +87,63 @@ def augment_audio(audio: torch.Tensor, g: torch.Generator) -> torch.Tensor:
     cutoff = torch.where(r[:, 3:4] < 0.25, torch.full_like(r[:, 3:4], 3600.0), torch.full_like(r[:, 3:4], 9e3))
     x = torch.fft.irfft(spec * (freqs[None] < cutoff), n=n)
     return x.clamp(-1, 1)
+
+
+def room_reverb(audio: torch.Tensor, g: torch.Generator, fraction: float, max_seconds: float = 0.4) -> torch.Tensor:
+    """About ``fraction`` of the (B, samples) clips convolved with a synthetic room response: the direct sound
+    plus exponentially decaying noise (RT60 0.15-0.8 s, direct-to-reverberant ratio -3 to +12 dB), level kept.
+    The response is causal, so the mouth stays in time with the direct sound."""
+    b, n = audio.shape
+    dev = audio.device
+    m = int(max_seconds * 16000)
+    r = torch.rand(b, 3, generator=g).to(dev)
+    rt60 = 0.15 + 0.65 * r[:, 0:1]
+    t = torch.arange(1, m, device=dev)[None] / 16000.0
+    tail = torch.randn(b, m - 1, generator=g).to(dev) * torch.exp(-6.908 * t / rt60)  # -60 dB at rt60
+    drr_db = -3 + 15 * r[:, 1:2]
+    tail = tail * torch.sqrt(10 ** (-drr_db / 10) / tail.pow(2).sum(1, keepdim=True).clamp_min(1e-8))
+    ir = torch.cat([torch.ones(b, 1, device=dev), tail], dim=1)
+    size = n + m
+    wet = torch.fft.irfft(torch.fft.rfft(audio, size) * torch.fft.rfft(ir, size), size)[:, :n]
+    def rms(x: torch.Tensor) -> torch.Tensor:
+        return x.pow(2).mean(1, keepdim=True).add(1e-10).sqrt()
+
+    wet = wet * rms(audio) / rms(wet)
+    return torch.where(r[:, 2:3] < fraction, wet, audio)
+
+
+def warp_mel(mel: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """(B, N_MELS, T) log-mel with each clip's frequency axis scaled by ``alpha`` (B,): band k of the result holds
+    what the input had at the band's centre frequency / alpha (a vocal-tract-length change; linear interpolation
+    between bands, the edge bands repeated)."""
+    from .features import F_MAX, F_MIN, N_MELS, _hz_to_mel, _mel_to_hz
+
+    b, nm, t = mel.shape
+    dev = mel.device
+    lo_mel, hi_mel = float(_hz_to_mel(np.array(F_MIN))), float(_hz_to_mel(np.array(F_MAX)))
+    centres_hz = torch.from_numpy(_mel_to_hz(np.linspace(lo_mel, hi_mel, N_MELS + 2)[1:-1])).float().to(dev)
+    src_mel = 2595.0 * torch.log10(1.0 + centres_hz[None] / alpha[:, None].float() / 700.0)
+    pos = ((src_mel - lo_mel) / (hi_mel - lo_mel) * (N_MELS + 1) - 1).clamp(0, nm - 1)
+    lo = pos.floor().long()
+    hi = (lo + 1).clamp(max=nm - 1)
+    w = (pos - lo.float())[..., None]
+    return (torch.gather(mel, 1, lo[..., None].expand(b, nm, t)) * (1 - w)
+            + torch.gather(mel, 1, hi[..., None].expand(b, nm, t)) * w)
+
+
+def augment_mel(mel: torch.Tensor, g: torch.Generator) -> torch.Tensor:
+    """(B, N_MELS, T) log-mel of the encoder's scale -> the same with, per clip, a vocal-tract-length warp (the
+    frequency axis scaled by 0.88-1.14, 80% of clips) and a smooth random spectral tilt (up to about +-6 dB,
+    half of the clips): speakers and microphones unlike the corpus's."""
+    b, nm, _t = mel.shape
+    dev = mel.device
+    r = torch.rand(b, 5, generator=g).to(dev)
+    alpha = torch.where(r[:, 0] < 0.8, 0.88 + 0.26 * r[:, 1], torch.ones_like(r[:, 1]))
+    mel = warp_mel(mel, alpha)
+    k = torch.linspace(0, 1, nm, device=dev)
+    coef = (r[:, 2:4] * 2 - 1) * 0.18 * (r[:, 4:5] < 0.5)  # log-mel units are ln/4: 0.18 is about 3 dB
+    tilt = coef[:, 0:1] * torch.cos(math.pi * k)[None] + coef[:, 1:2] * torch.cos(2 * math.pi * k)[None]
+    return mel + tilt[..., None]
 
 
 def _ema_update(ema: nn.Module, model: nn.Module, decay: float) -> None:
@@ -191,18 +255,19 @@ def pretrain_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: 
 
 def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g: torch.Generator,
                    train: bool, closure_weight: float = 0.0, viseme_head: nn.Module | None = None,
-                   viseme_weight: float = 0.0) -> torch.Tensor:
+                   viseme_weight: float = 0.0, mel_augment: bool = False) -> torch.Tensor:
     """Masked MSE of the velocity (flow) or latents (regression). ``batch["latents"]``, when present, are the
     targets already encoded by the (frozen) Latents2Rig encoder; else ``batch["curves"]`` are encoded here.
     ``closure_weight`` > 0 weighs p/b/m frames (``batch["bilabial"]``) 1 + closure_weight times: closures are
     few and short, and a plain mean lets the model round them off. ``viseme_head`` (a linear layer on the encoder's
     features) adds ``viseme_weight`` x the cross-entropy of the frames' mouth-shape classes (``batch["viseme"]``):
-    a direct phonetic signal for the encoder, which the flow loss gives only through the sampled latents."""
+    a direct phonetic signal for the encoder, which the flow loss gives only through the sampled latents.
+    ``mel_augment`` warps and tilts the log-mel before the encoder (:func:`augment_mel`)."""
     dev = batch["mask"].device
     b, n = batch["mask"].shape
     with torch.no_grad():
         z = batch["latents"].float() if "latents" in batch else model.rig.encode(batch["curves"])
-    feats = model.encoder(batch["audio"], n)
+    feats = model.encoder(batch["audio"], n, (lambda mel: augment_mel(mel, g)) if mel_augment else None)
     ew, other = condition_features(batch["emotion"], batch["intensity"], batch["gaze"], batch["head_distance"])
     r = torch.rand(b, 4, generator=g).to(dev)
     has_ctx = r[:, 0] >= cfg.p_no_context
@@ -277,10 +342,11 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
     while step < budget.total:
         batch = corpus.crops(idx, cfg.batch, cfg.audio2latents.window, g)
         if cfg.augment:
-            batch["audio"] = augment_audio(batch["audio"], g)
+            batch["audio"] = augment_audio(batch["audio"], g, reverb=0.3 if cfg.strong_augment else 0.0)
         with _autocast(cfg.device):
             loss = a2l_batch_loss(model, batch, cfg.audio2latents, g, train=True, closure_weight=cfg.closure_weight,
-                                  viseme_head=head, viseme_weight=cfg.viseme_weight)
+                                  viseme_head=head, viseme_weight=cfg.viseme_weight,
+                                  mel_augment=cfg.augment and cfg.strong_augment)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)

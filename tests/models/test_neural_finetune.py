@@ -289,3 +289,51 @@ def test_malformed_head_is_refused(tmp_path):
                                                      "pose": [0.0] * 7}})
     with pytest.raises(CheckpointError, match="closure head"):
         NeuralModel.load(tmp_path / "m.pt")
+
+
+def test_room_reverb_adds_a_decaying_tail_and_keeps_the_level():
+    from models.train import room_reverb
+
+    clicks = torch.zeros(3, 16000)
+    clicks[:, 1000] = 1.0
+    g = torch.Generator().manual_seed(0)
+    wet = room_reverb(clicks, g, fraction=1.0)
+    assert torch.allclose(wet.pow(2).mean(1), clicks.pow(2).mean(1), rtol=1e-3)
+    before, early, late = wet[:, :1000], wet[:, 1001:2600].abs().mean(1), wet[:, 8000:9600].abs().mean(1)
+    assert before.abs().max() < 1e-4  # causal: nothing before the click
+    assert (early > 0).all() and (late < early).all()  # a tail that decays
+    assert torch.equal(room_reverb(clicks, g, fraction=0.0), clicks)
+
+
+def test_warp_mel_moves_a_tone_like_a_vocal_tract_length_change():
+    import math
+
+    from models.features import LogMel
+    from models.train import augment_mel, warp_mel
+
+    t = torch.arange(16000) / 16000
+    logmel = LogMel()
+
+    def mel_of(f):
+        return logmel(0.3 * torch.sin(2 * math.pi * f * t)[None], 120)
+
+    for f in (300.0, 1000.0, 3000.0):
+        for alpha in (0.9, 1.1):
+            warped = warp_mel(mel_of(f), torch.tensor([alpha])).mean(2)[0].argmax()
+            assert abs(int(warped) - int(mel_of(f * alpha).mean(2)[0].argmax())) <= 1
+    mel = mel_of(1000.0).repeat(8, 1, 1)
+    assert torch.allclose(warp_mel(mel, torch.ones(8)), mel, atol=1e-4)
+    out = augment_mel(mel, torch.Generator().manual_seed(1))
+    assert out.shape == mel.shape and torch.isfinite(out).all() and not torch.equal(out, mel)
+
+
+def test_strong_augmentation_trains(tmp_path):
+    corpus = CT.load(write_corpus(tmp_path))
+    model = tiny_model()
+    before = [p.detach().clone() for p in model.encoder.parameters()]
+    cfg = TrainConfig(*tiny_configs(), a2l_steps=3, batch=4, val_every=100, strong_augment=True)
+    ema = a2l_stage(model, corpus, cfg, TrainingState(None), lambda m: None, lambda m: None)
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.encoder.parameters(), strict=True))
+    n = 40
+    out = ema.generate(corpus.sample_audio(0)[: int(n * SPF)], n, *conds(n), seed=0, steps=2)
+    assert np.isfinite(out).all()
