@@ -2,7 +2,10 @@
 quality_metrics.md (app/engines/metrics.py).
 
     python -m models.evaluate CORPUS CKPT [CKPT...] [--steps N[,N...]] [--guidance G] [--smooth K] [--seeds S]
-        [--clips N] [--splits val_real,val_voice]
+        [--clips N] [--splits val_real,val_voice] [--voices VOICE[,VOICE...]]
+
+``--voices`` keeps the clips of those voices only (the manifest's ``voice``, e.g. ``asterisk:Carlo``), to measure
+one held-out speaker at a time.
 
 CORPUS is a corpus folder (only its labelled validation clips are read) or a packed .npz.
 """
@@ -59,12 +62,14 @@ def main(argv: list[str]) -> int:
     smooth = int(_arg(argv, "--smooth", "0"))
     seeds = int(_arg(argv, "--seeds", "1"))
     splits = _arg(argv, "--splits", "val_real,val_voice").split(",")
+    voices = set(_arg(argv, "--voices", "").split(",")) - {""}
     paths = [a for a in argv[1:] if a.endswith(".pt")]
     torch.set_num_threads(2)
     if argv[0].endswith(".npz"):
         corpus = CT.load(argv[0])
     else:
-        corpus = CT.load(argv[0], select=lambda s: bool(s.get("labelled")) and s.get("split") in splits)
+        corpus = CT.load(argv[0], select=lambda s: bool(s.get("labelled")) and s.get("split") in splits
+                         and (not voices or s.get("voice") in voices))
     gens = {}
     for p in paths:
         model = NeuralModel.load(p, "cpu")[0]

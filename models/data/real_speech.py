@@ -1,6 +1,6 @@
 """Real human speech from Debian packages (see /usr/share/doc/PKG/copyright and SOURCES.md).
 
-:func:`find_clips` lists clips with speaker, language, transcript (English ones that have it) and licence.
+:func:`find_clips` lists clips with speaker, language, transcript (where the package gives one) and licence.
 Clips with transcripts are aligned by :func:`align_clip`: English ones with PocketSphinx, other languages
 through espeak-ng's phonemes of the text (see foreign.py); a clip that fails is reported and kept only as
 unlabelled audio (never forced). Speakers are named by person where the package says
@@ -79,7 +79,7 @@ def _asterisk() -> list[RealClip]:
         lang, _country, _sex, person = name.split("_", 3)
         texts: dict[str, str] = {}
         doc = ASTERISK_DOC.format(lang=lang)
-        if lang == "en" and os.path.exists(doc):
+        if os.path.exists(doc):
             with gzip.open(doc, "rt", encoding="utf-8", errors="replace") as fh:
                 for line in fh:
                     key, sep, value = line.partition(":")
@@ -87,7 +87,7 @@ def _asterisk() -> list[RealClip]:
                         texts[key.strip()] = value.strip()
         for path in sorted(glob.glob(os.path.join(folder, "**", "*.wav"), recursive=True)):
             rel = os.path.relpath(path, folder)[:-4]
-            transcript = _usable_transcript(texts.get(rel, "")) if lang == "en" else None
+            transcript = _usable_transcript(texts.get(rel, ""))
             clips.append(RealClip(path, "asterisk", f"asterisk:{person}", lang, transcript, LICENCES["asterisk"]))
     return clips
 
