@@ -131,9 +131,10 @@ _VISEME_OF = {p: k for k, group in enumerate(VISEME_CLASSES) for p in group}
 
 
 def viseme_frames(phones: list, num_frames: int) -> np.ndarray:
-    """(num_frames,) int8: the class of the phone under each frame's centre."""
+    """(num_frames,) int8: the class of the phone under each frame's time (frame i is time i / FPS, as for the
+    features and the metrics)."""
     out = np.zeros(num_frames, np.int8)
-    centres = (np.arange(num_frames) + 0.5) / FPS
+    centres = np.arange(num_frames) / FPS + 1e-9
     for p, start, end in phones:
         k = _VISEME_OF.get(str(p), 0)
         if k:

@@ -52,7 +52,7 @@ def test_load_select_and_bilabial_flags(tmp_path):
 
 def test_viseme_frames_follow_the_phone_under_each_frame():
     v = CT.viseme_frames([["SIL", 0.0, 0.1], ["M", 0.1, 0.2], ["AA", 0.2, 0.3], ["XX", 0.3, 0.4]], 30)
-    assert v[:6].tolist() == [0] * 6 and v[6:12].tolist() == [1] * 6  # frame centres 0.108.. fall in M
+    assert v[:6].tolist() == [0] * 6 and v[6:12].tolist() == [1] * 6  # frames 6-11 (0.100-0.183 s) fall in M
     open_class = [k for k, group in enumerate(CT.VISEME_CLASSES) if "AA" in group][0]
     assert v[12:18].tolist() == [open_class] * 6 and v[18:24].tolist() == [0] * 6  # unknown phones: class 0
 
