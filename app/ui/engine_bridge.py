@@ -124,53 +124,155 @@ def _progress_adapter(progress: ProgressFn):
 
 # --- running in a child process -------------------------------------------------------------------------------------
 # PocketSphinx decodes whole chunks while holding the GIL, which froze the GUI thread for seconds on long files even
-# with generation in a worker thread. A child process has its own interpreter: the GUI only waits on a pipe.
+# with generation in a worker thread. A child process has its own interpreter: the GUI only waits on a pipe. The
+# child stays alive between generations, so torch is imported and the neural model loaded once per session (a
+# fresh process cost about 4 s per take), and it is warmed up in the background when the window opens.
 
-def _child_main(conn, clip: AudioClip, request: GenerationRequest, cancel_event) -> None:
+def _worker_main(conn, cancel_event) -> None:
+    """The child's loop: ("warm",) or ("generate", clip, request) in, progress and one answer out per job."""
+    while True:
+        try:
+            job = conn.recv()
+        except (EOFError, OSError):
+            return
+        if job is None:
+            return
+        if job[0] == "warm":
+            conn.send(("done", _warm_up()))
+        else:
+            _worker_generate(conn, job[1], job[2], cancel_event)
+
+
+def _worker_generate(conn, clip: AudioClip, request: GenerationRequest, cancel_event) -> None:
+    import time  # noqa: PLC0415
+
     last = [0.0]
 
     def progress(fraction: float, message: str) -> None:
-        import time  # noqa: PLC0415
-
         now = time.monotonic()
         if now - last[0] >= 0.05 or fraction >= 1.0:
             last[0] = now
             conn.send(("progress", float(fraction), message))
 
     try:
-        result = run_generation(clip, request, progress, cancel_event.is_set)
-        conn.send(("done", result))
+        conn.send(("done", run_generation(clip, request, progress, cancel_event.is_set)))
     except GenerationCancelled:
         conn.send(("cancelled",))
     except Exception as exc:
         import traceback  # noqa: PLC0415
 
         conn.send(("error", str(exc) or type(exc).__name__, traceback.format_exc()))
-    finally:
-        conn.close()
 
 
-def run_generation_in_process(clip: AudioClip, request: GenerationRequest, progress: ProgressFn | None = None,
-                              cancel: CancelFn | None = None, poll_s: float = 0.05):
-    """``run_generation`` in a spawned child process; same results and exceptions. Call from a worker thread."""
-    import multiprocessing as mp  # noqa: PLC0415
-
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    cancel_event = ctx.Event()
-    proc = ctx.Process(target=_child_main, args=(child, clip, request, cancel_event), daemon=True,
-                       name="vasa-rig-generate")
-    proc.start()
-    child.close()
+def _warm_up() -> str:
+    """Imports torch and loads the shipped neural model (when installed); returns the device description."""
+    description = device_description()
     try:
+        if available_engines().get("neural", "missing") is None:
+            from app.engines.neural import load_model  # noqa: PLC0415
+
+            load_model()
+    except Exception:  # a broken checkpoint is reported when a take asks for it, with its own message
+        pass
+    return description
+
+
+class GenerationWorker:
+    """One long-lived child process that runs generations one at a time (thread-safe; call from worker threads).
+
+    A cancelled job stops at its engine's next check; if the child has not answered ``cancel_grace_s`` after the
+    cancel (an aligner deep in a long chunk), it is stopped and the next job starts a fresh one. A child that dies
+    is replaced on the next call."""
+
+    def __init__(self, cancel_grace_s: float = 3.0) -> None:
+        import threading  # noqa: PLC0415
+
+        self.cancel_grace_s = cancel_grace_s
+        self._lock = threading.Lock()
+        self._proc = None
+        self._conn = None
+        self._cancel = None
+
+    @property
+    def alive(self) -> bool:
+        return self._proc is not None and self._proc.is_alive()
+
+    def _start(self) -> None:
+        import multiprocessing as mp  # noqa: PLC0415
+
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe(duplex=True)
+        self._cancel = ctx.Event()
+        self._proc = ctx.Process(target=_worker_main, args=(child, self._cancel), daemon=True,
+                                 name="vasa-rig-generate")
+        self._proc.start()
+        child.close()
+
+    def _stop(self) -> None:
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = self._cancel = None
+        if conn is not None:
+            try:
+                conn.send(None)
+            except (OSError, ValueError):
+                pass
+            conn.close()
+        if proc is not None:
+            proc.join(timeout=2)
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(timeout=5)
+
+    def close(self) -> None:
+        with self._lock:
+            self._stop()
+
+    def warm_up(self, timeout_s: float = 120.0) -> str:
+        """Starts the child, imports torch and loads the neural model there; returns the device description."""
+        with self._lock:
+            try:
+                return str(self._call(("warm",), None, lambda: False, timeout_s))
+            except (GenerationError, GenerationCancelled):
+                return "CPU"
+
+    def run(self, clip: AudioClip, request: GenerationRequest, progress: ProgressFn | None = None,
+            cancel: CancelFn | None = None):
+        """``run_generation`` in the child; same results and exceptions."""
+        with self._lock:
+            return self._call(("generate", clip, request), progress, cancel or (lambda: False), None)
+
+    def _call(self, job: tuple, progress: ProgressFn | None, cancel: CancelFn, timeout_s: float | None,
+              poll_s: float = 0.05):
+        import time  # noqa: PLC0415
+
+        if not self.alive:
+            self._stop()
+            self._start()
+        self._cancel.clear()
+        try:
+            self._conn.send(job)
+        except (OSError, ValueError) as exc:
+            self._stop()
+            raise GenerationError(f"the generation process could not take the job ({exc})") from None
+        t0 = time.monotonic()
+        cancelled_at = None
         while True:
-            if cancel is not None and cancel():
-                cancel_event.set()
-            if parent.poll(poll_s):
+            if cancelled_at is None and cancel():
+                self._cancel.set()
+                cancelled_at = time.monotonic()
+            if cancelled_at is not None and time.monotonic() - cancelled_at > self.cancel_grace_s:
+                self._stop()
+                raise GenerationCancelled()
+            if timeout_s is not None and time.monotonic() - t0 > timeout_s:
+                self._stop()
+                raise GenerationError("the generation process did not answer in time")
+            if self._conn.poll(poll_s):
                 try:
-                    message = parent.recv()
-                except EOFError:
-                    raise GenerationError("the generation process ended unexpectedly") from None
+                    message = self._conn.recv()
+                except (EOFError, OSError):
+                    code = self._proc.exitcode if self._proc is not None else None
+                    self._stop()
+                    raise GenerationError(f"the generation process ended unexpectedly (exit code {code})") from None
                 kind = message[0]
                 if kind == "progress" and progress is not None:
                     progress(message[1], message[2])
@@ -180,35 +282,34 @@ def run_generation_in_process(clip: AudioClip, request: GenerationRequest, progr
                     raise GenerationCancelled()
                 elif kind == "error":
                     raise GenerationError(message[1])
-            elif not proc.is_alive() and not parent.poll(0):
-                raise GenerationError(f"the generation process stopped (exit code {proc.exitcode})")
-    finally:
-        parent.close()
-        proc.join(timeout=5)
-        if proc.is_alive():
-            proc.terminate()
+            elif not self._proc.is_alive() and not self._conn.poll(0):
+                code = self._proc.exitcode
+                self._stop()
+                raise GenerationError(f"the generation process stopped (exit code {code})")
 
 
-def _device_child(conn) -> None:
-    try:
-        conn.send(device_description())
-    finally:
-        conn.close()
+_worker: GenerationWorker | None = None
 
 
-def device_description_in_process(timeout_s: float = 60.0) -> str:
-    """``device_description`` from a child process: importing torch holds the GIL for seconds."""
-    import multiprocessing as mp  # noqa: PLC0415
+def shared_worker() -> GenerationWorker:
+    """The app's one generation process (started on first use)."""
+    global _worker
+    if _worker is None:
+        import atexit  # noqa: PLC0415
 
-    ctx = mp.get_context("spawn")
-    parent, child = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_device_child, args=(child,), daemon=True, name="vasa-rig-device-probe")
-    proc.start()
-    child.close()
-    try:
-        return parent.recv() if parent.poll(timeout_s) else "CPU (device probe timed out)"
-    except EOFError:
-        return "CPU"
-    finally:
-        parent.close()
-        proc.join(timeout=5)
+        _worker = GenerationWorker()
+        atexit.register(_worker.close)
+    return _worker
+
+
+def run_generation_in_process(clip: AudioClip, request: GenerationRequest, progress: ProgressFn | None = None,
+                              cancel: CancelFn | None = None):
+    """``run_generation`` in the app's long-lived generation process; same results and exceptions. Call from a
+    worker thread."""
+    return shared_worker().run(clip, request, progress, cancel)
+
+
+def device_description_in_process(timeout_s: float = 120.0) -> str:
+    """``device_description`` from the generation process (importing torch holds the GIL for seconds), which this
+    also warms up: torch imported and the neural model loaded before the first take asks for them."""
+    return shared_worker().warm_up(timeout_s)
