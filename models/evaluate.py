@@ -2,10 +2,10 @@
 quality_metrics.md (app/engines/metrics.py).
 
     python -m models.evaluate CORPUS CKPT [CKPT...] [--steps N[,N...]] [--guidance G] [--smooth K] [--seeds S]
-        [--clips N] [--splits val_real,val_voice] [--voices VOICE[,VOICE...]]
+        [--clips N] [--splits val_real,val_voice] [--voices VOICE[,VOICE...]] [--shift S]
 
 ``--voices`` keeps the clips of those voices only (the manifest's ``voice``, e.g. ``asterisk:Carlo``), to measure
-one held-out speaker at a time.
+one held-out speaker at a time. ``--shift`` overrides the checkpoints' sampling time shift (sampling.time_grid).
 
 CORPUS is a corpus folder (only its labelled validation clips are read) or a packed .npz.
 """
@@ -62,6 +62,7 @@ def main(argv: list[str]) -> int:
     smooth = int(_arg(argv, "--smooth", "0"))
     seeds = int(_arg(argv, "--seeds", "1"))
     splits = _arg(argv, "--splits", "val_real,val_voice").split(",")
+    shift = float(_arg(argv, "--shift", "0")) or None
     voices = set(_arg(argv, "--voices", "").split(",")) - {""}
     paths = [a for a in argv[1:] if a.endswith(".pt")]
     torch.set_num_threads(2)
@@ -77,7 +78,7 @@ def main(argv: list[str]) -> int:
         for steps in ([1] if direct else steps_list):
             name = "/".join(p.split("/")[-2:]) + ("" if direct else f" s{steps}")
             gens[name] = (lambda m, k: lambda a, n, w, g, d, i: m.generate(
-                a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth))(model, steps)
+                a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth, time_shift=shift))(model, steps)
     for split in splits:
         t0 = time.time()
         with torch.inference_mode():

@@ -55,6 +55,9 @@ class NeuralModel(nn.Module):
         super().__init__()
         self.encoder, self.rig, self.a2l = encoder, rig, a2l
         self.closure = None  # models.closure.ClosureHead, fitted after training (optional)
+        # Where the sampler's steps fall in time (sampling.time_grid), chosen per checkpoint by measurement and
+        # kept in its extra data as "time_shift"; 1 (uniform) for checkpoints without one.
+        self.time_shift = 1.0
 
     @staticmethod
     def create(enc: AudioEncoderConfig, l2r: Latents2RigConfig, a2l: Audio2LatentsConfig) -> NeuralModel:
@@ -67,6 +70,8 @@ class NeuralModel(nn.Module):
 
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
         extra = dict(extra or {})
+        if self.time_shift != 1.0:
+            extra.setdefault("time_shift", self.time_shift)
         if self.closure is not None:
             extra.setdefault("closure", self.closure.to_dict())
         save_checkpoint(path, self.modules_by_name(), extra=extra)
@@ -78,6 +83,13 @@ class NeuralModel(nn.Module):
                             build_module(payload, "latents2rig", Latents2RigConfig, RigAutoencoder),
                             build_module(payload, "audio2latents", Audio2LatentsConfig, Audio2Latents))
         extra = payload.get("extra", {})
+        if isinstance(extra, dict) and "time_shift" in extra:
+            from .checkpoint import CheckpointError
+
+            shift = extra["time_shift"]
+            if not isinstance(shift, (int, float)) or not 0.1 <= float(shift) <= 10.0:
+                raise CheckpointError(f"{os.path.basename(path)}: time_shift {shift!r} is not a number in 0.1-10")
+            model.time_shift = float(shift)
         if isinstance(extra, dict) and extra.get("closure") is not None:
             from .checkpoint import CheckpointError
             from .closure import ClosureError, ClosureHead
@@ -96,20 +108,23 @@ class NeuralModel(nn.Module):
                  head_distance: np.ndarray, *, seed: int = 0, steps: int = DEFAULT_STEPS,
                  guidance: float = DEFAULT_GUIDANCE, locked: Locked | None = None, mode: str = "lockstep",
                  smooth: int = DEFAULT_SMOOTH, callback: Callable[[dict], None] | None = None,
-                 cancel: Callable[[], bool] | None = None, closure: bool = True) -> np.ndarray:
+                 cancel: Callable[[], bool] | None = None, closure: bool = True,
+                 time_shift: float | None = None) -> np.ndarray:
         """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
         one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm.
-        ``closure``: run the checkpoint's lip-closure pass (models/closure.py) when it has one."""
+        ``closure``: run the checkpoint's lip-closure pass (models/closure.py) when it has one.
+        ``time_shift``: where the steps fall (sampling.time_grid); None takes the checkpoint's."""
         # inference_mode skips autograd bookkeeping entirely; inpainting needs gradients inside its projector,
         # which inference tensors cannot take part in, so that path runs under no_grad instead.
         inpaint = locked is not None and bool(np.asarray(locked.mask).any())
         with torch.no_grad() if inpaint else torch.inference_mode():
             return self._generate(audio, num_frames, emotion_weights, gaze, head_distance, seed=seed, steps=steps,
                                   guidance=guidance, locked=locked, mode=mode, smooth=smooth, callback=callback,
-                                  cancel=cancel, closure=closure)
+                                  cancel=cancel, closure=closure,
+                                  shift=self.time_shift if time_shift is None else float(time_shift))
 
     def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
-                  mode, smooth, callback, cancel, closure) -> np.ndarray:
+                  mode, smooth, callback, cancel, closure, shift) -> np.ndarray:
         self.eval()
         dev = self.device
         shape = (num_frames, self.rig.config.num_channels)
@@ -141,7 +156,7 @@ class NeuralModel(nn.Module):
 
         project = self._projector(locked, num_frames) if locked is not None and locked.mask.any() else None
         z = sample_sequence(denoiser, num_frames, cfg.latent_dim, window=cfg.window, context=cfg.context,
-                            steps=steps, seed=seed, device=dev, direct=regression, project=project,
+                            steps=steps, seed=seed, device=dev, direct=regression, project=project, shift=shift,
                             mode=mode, callback=callback, cancel=cancel)
         curves = self.rig.decode(z).float()
         if smooth > 0:

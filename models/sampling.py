@@ -56,11 +56,21 @@ def window_noise(seed: int, index: int, shape: tuple[int, ...]) -> torch.Tensor:
     return torch.randn(shape, generator=g)
 
 
+def time_grid(steps: int, shift: float = 1.0) -> list[float]:
+    """The ``steps + 1`` times of the Euler steps from noise (0) to data (1): uniform for ``shift`` 1; a shift
+    above 1 moves them towards the noise end (u / (u + shift (1 - u)) for uniform u), which gives the first step,
+    where rare sharp events such as blinks are decided, less of the way to go in one jump."""
+    if steps < 1 or shift <= 0:
+        raise ValueError(f"need steps >= 1 and shift > 0, got {steps} and {shift}")
+    u = [i / steps for i in range(steps + 1)]
+    return [x / (x + shift * (1.0 - x)) if 0 < x < 1 else x for x in u]
+
+
 def flow_steps(x: torch.Tensor, velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], steps: int,
                project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               callback: Callable[[int], None] | None = None) -> torch.Tensor:
-    """Integrate from noise ``x`` (t=0) to data (t=1) in ``steps`` uniform Euler steps; returns x1."""
-    ts = torch.linspace(0.0, 1.0, steps + 1)
+               callback: Callable[[int], None] | None = None, shift: float = 1.0) -> torch.Tensor:
+    """Integrate from noise ``x`` (t=0) to data (t=1) in ``steps`` Euler steps on :func:`time_grid`; returns x1."""
+    ts = time_grid(steps, shift)
     for i in range(steps):
         t, t_next = float(ts[i]), float(ts[i + 1])
         v = velocity(x, torch.full((x.shape[0],), t, device=x.device))
@@ -96,6 +106,7 @@ def smooth_join(out: torch.Tensor, gen_from: int, stop: int, ramp: int) -> None:
 
 def sample_sequence(denoiser: Denoiser, num_frames: int, latent_dim: int, *, window: int, context: int,
                     steps: int, seed: int, device: torch.device | str = "cpu", direct: bool = False,
+                    shift: float = 1.0,
                     mode: str = "lockstep", join_ramp: int = 8, project: Projector | None = None,
                     callback: Callable[[dict], None] | None = None,
                     cancel: Callable[[], bool] | None = None) -> torch.Tensor:
@@ -107,6 +118,7 @@ def sample_sequence(denoiser: Denoiser, num_frames: int, latent_dim: int, *, win
     remaining step at each join is removed by :func:`smooth_join`. ``direct``: the denoiser returns latents in one
     pass (the regression baseline); ``steps`` is ignored. ``callback`` gets {"step", "steps", "fraction"} after
     every network call; ``cancel`` is polled there and raises SamplingCancelled when it returns True.
+    ``shift`` places the steps in time (:func:`time_grid`).
     """
     if mode not in ("lockstep", "sequential"):
         raise ValueError(f"unknown sampling mode {mode!r}")
@@ -148,7 +160,7 @@ def sample_sequence(denoiser: Denoiser, num_frames: int, latent_dim: int, *, win
             tick()
         else:
             x = torch.cat([window_noise(seed, k, (1, n, latent_dim)) for k in group]).to(device)
-            ts = torch.linspace(0.0, 1.0, steps + 1)
+            ts = time_grid(steps, shift)
             for i in range(steps):
                 t, t_next = float(ts[i]), float(ts[i + 1])
                 if mode == "lockstep":

@@ -337,3 +337,35 @@ def test_strong_augmentation_trains(tmp_path):
     n = 40
     out = ema.generate(corpus.sample_audio(0)[: int(n * SPF)], n, *conds(n), seed=0, steps=2)
     assert np.isfinite(out).all()
+
+
+def test_time_grid_is_uniform_by_default_and_shift_moves_steps_towards_noise():
+    from models.sampling import time_grid
+
+    assert time_grid(4) == pytest.approx([0.0, 0.25, 0.5, 0.75, 1.0])
+    shifted = time_grid(2, 1.5)
+    assert shifted == pytest.approx([0.0, 0.4, 1.0])
+    assert all(a < b for a, b in zip(time_grid(5, 3.0), time_grid(5, 3.0)[1:], strict=False))
+    assert time_grid(3, 0.5)[1] > 1 / 3 > time_grid(3, 2.0)[1]
+    with pytest.raises(ValueError):
+        time_grid(0)
+
+
+def test_checkpoint_carries_its_time_shift(tmp_path):
+    model = tiny_model()
+    n = 40
+    audio = np.random.default_rng(0).standard_normal(int(n * SPF)).astype(np.float32) * 0.1
+    uniform = model.generate(audio, n, *conds(n), seed=0, steps=2)
+    model.time_shift = 1.5
+    model.save(tmp_path / "m.pt")
+    loaded, extra = NeuralModel.load(tmp_path / "m.pt")
+    assert loaded.time_shift == 1.5 and extra["time_shift"] == 1.5
+    shifted = loaded.generate(audio, n, *conds(n), seed=0, steps=2)
+    assert not np.allclose(shifted, uniform)
+    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), seed=0, steps=2, time_shift=1.0), uniform,
+                               atol=1e-5)
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload["extra"]["time_shift"] = "fast"
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="time_shift"):
+        NeuralModel.load(tmp_path / "bad.pt")
