@@ -34,7 +34,7 @@ LICENCES = {
     "codec2": "LGPL-2.1 (codec2 examples)",
 }
 PACKAGES = {
-    "asterisk": "asterisk-core-sounds-en-wav asterisk-core-sounds-en asterisk-core-sounds-{es,fr,it,ru}-wav",
+    "asterisk": "asterisk-core-sounds-{en,es,fr,it,ru}-wav asterisk-core-sounds-{en,es,fr,it,ru}",
     "fillets": "fillets-ng-data fillets-ng-data-cs fillets-ng-data-nl",
     "tuxpaint": "tuxpaint-stamps-default",
     "pocketsphinx": "pocketsphinx-testdata",
