@@ -22,8 +22,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", default=None, metavar="CKPT",
                    help="fine-tune this checkpoint (keeps its Latents2Rig; trains encoder + Audio2Latents only)")
-    p.add_argument("--closure-weight", type=float, default=8.0,
-                   help="extra loss weight on p/b/m frames, from the corpus phones (default 8; 0: off)")
+    p.add_argument("--closure-weight", type=float, default=16.0,
+                   help="extra loss weight on p/b/m frames, from the corpus phones (default 16; 0: off)")
+    p.add_argument("--viseme-weight", type=float, default=1.5,
+                   help="weight of the encoder's auxiliary mouth-shape classification from the corpus phones "
+                        "(default 1.5; 0: off)")
+    p.add_argument("--augment", choices=("strong", "basic", "none"), default="strong",
+                   help="audio augmentation: basic = gain, noise, telephone band; strong (default) adds room "
+                        "reverberation, vocal-tract-length warping and spectral tilt")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -37,8 +43,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--device cuda was asked for but no CUDA device is available")
     if args.steps < 1:
         raise CommandError("--steps must be at least 1")
-    if args.closure_weight < 0:
-        raise CommandError("--closure-weight must not be negative")
+    if args.closure_weight < 0 or args.viseme_weight < 0:
+        raise CommandError("--closure-weight and --viseme-weight must not be negative")
     if args.init is not None and not Path(args.init).is_file():
         raise CommandError(f"--init checkpoint {args.init} does not exist")
     try:
@@ -47,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot read the corpus: {exc}") from exc
     cfg = TrainConfig(a2l_steps=args.steps, ae_steps=max(200, args.steps // 2),
                       pretrain_steps=max(100, args.steps // 4), device=device, seed=args.seed,
-                      closure_weight=args.closure_weight)
+                      closure_weight=args.closure_weight, viseme_weight=args.viseme_weight,
+                      augment=args.augment != "none", strong_augment=args.augment == "strong")
     cfg.audio2latents.objective = args.objective
     out = Path(args.out)
     from models.checkpoint import CheckpointError

@@ -369,3 +369,21 @@ def test_checkpoint_carries_its_time_shift(tmp_path):
     torch.save(payload, tmp_path / "bad.pt")
     with pytest.raises(CheckpointError, match="time_shift"):
         NeuralModel.load(tmp_path / "bad.pt")
+
+
+def test_train_command_finetunes_with_the_shipped_recipe(tmp_path, capsys):
+    from app.__main__ import main
+
+    data = write_corpus(tmp_path)
+    init = tiny_model()
+    init.time_shift = 1.5
+    init.save(tmp_path / "init.pt")
+    out = tmp_path / "out.pt"
+    assert main(["train", "--data", str(data), "--out", str(out), "--init", str(tmp_path / "init.pt"),
+                 "--steps", "3", "--device", "cpu"]) == 0
+    model, extra = NeuralModel.load(out)
+    cfg = json.loads(extra["train_config"])
+    assert cfg["strong_augment"] and cfg["augment"] and cfg["viseme_weight"] == 1.5
+    assert cfg["closure_weight"] == 16.0 and model.time_shift == 1.5  # the sampler setting carries over
+    assert main(["train", "--data", str(data), "--out", str(out), "--steps", "3", "--viseme-weight", "-1"]) != 0
+    assert "must not be negative" in capsys.readouterr().err
