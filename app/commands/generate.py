@@ -39,6 +39,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--fps", type=float, default=None, help="frame rate of exported curves (default 60)")
     p.add_argument("--engine", default="procedural", help="animation engine (default procedural)")
     p.add_argument("--steps", type=int, help="neural engine: sampling steps (default 2; fewer is faster)")
+    p.add_argument("--guidance", type=float,
+                   help="neural engine: classifier-free guidance on the audio and emotion, first step only "
+                        "(default 1 = off; 1.5 tracks the audio more closely and moves the face more, at about "
+                        "0.75x the speed)")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -53,6 +57,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot write {out.name}: the output must end in one of {', '.join(EXPORT_SUFFIXES)}")
     if not out.parent.resolve().is_dir():
         raise CommandError(f"output folder does not exist: {out.parent}")
+    if args.guidance is not None and not 0.0 <= args.guidance <= 5.0:
+        raise CommandError(f"--guidance must be between 0 and 5, got {args.guidance:g}")
     transcript = read_transcript(args.transcript) if args.transcript is not None else None
     if args.phones is not None and not Path(args.phones).is_file():
         raise CommandError(f"phone file not found: {args.phones}")
@@ -66,7 +72,8 @@ def run(args: argparse.Namespace) -> int:
                                 gaze=parse_gaze(args.gaze), eye_contact=args.eye_contact,
                                 head_distance=args.head_distance, articulation=args.articulation, seed=args.seed,
                                 phones_file=args.phones,
-                                extra={"steps": args.steps} if args.steps else {})
+                                extra={k: v for k, v in (("steps", args.steps), ("guidance", args.guidance))
+                                       if v is not None})
     try:
         clip = load_audio(args.input)
     except AudioError as exc:

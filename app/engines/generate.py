@@ -189,15 +189,17 @@ def _run_procedural(clip, settings: GenerateSettings, progress: ProgressFn | Non
 def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, cancel: CancelFn | None,
                 locked=None) -> tuple[np.ndarray, dict]:
     from app.engines import neural
-    from models.pipeline import DEFAULT_STEPS
+    from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
     steps = int(settings.extra.get("steps") or DEFAULT_STEPS)
+    guidance = float(settings.extra.get("guidance") or DEFAULT_GUIDANCE)
     t0 = time.perf_counter()
     try:
-        curves = neural.generate_neural(clip, settings, progress, cancel, locked=locked, steps=steps)
+        curves = neural.generate_neural(clip, settings, progress, cancel, locked=locked, steps=steps,
+                                        guidance=guidance)
     except neural.GenerationCancelled as exc:
         raise GenerationCancelled(str(exc)) from None
     except neural.NeuralEngineError as exc:
         raise GenerateError(str(exc)) from None
-    return curves, {"steps": steps, "inpainted": locked is not None,
+    return curves, {"steps": steps, "guidance": guidance, "inpainted": locked is not None,
                     "synthesis_seconds": round(time.perf_counter() - t0, 3)}

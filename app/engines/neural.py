@@ -67,13 +67,14 @@ def conditions(settings, num_frames: int) -> tuple[np.ndarray, np.ndarray, np.nd
 def generate_neural(clip, settings, progress: Callable[[float], None] | None = None,
                     cancel: Callable[[], bool] | None = None,
                     locked: tuple[np.ndarray, np.ndarray] | None = None, steps: int | None = None,
+                    guidance: float | None = None,
                     *, checkpoint: str | Path | None = None, device: str | None = None) -> np.ndarray:
     """(frames, 180) float32 base curves for ``clip`` (AudioClip: 16 kHz mono float32 ``samples``).
 
     ``settings``: GenerateSettings (seed, emotion_keys, gaze, head_distance, articulation; eye_contact is not a
     condition of the trained model). ``locked``: (mask (frames,180) bool, values (frames,180)) kept exactly.
     ``progress`` gets 0..1; ``cancel`` returning True raises GenerationCancelled."""
-    from models.pipeline import DEFAULT_STEPS, Locked
+    from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, Locked
     from models.sampling import SamplingCancelled
 
     samples = np.asarray(clip.samples, dtype=np.float32)
@@ -94,7 +95,8 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
     cb = (lambda info: progress(info["fraction"])) if progress is not None else None
     try:
         curves = model.generate(samples, n, w, gaze, dist, seed=int(getattr(settings, "seed", 0)),
-                                steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel)
+                                steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel,
+                                guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance))
     except SamplingCancelled as exc:
         raise GenerationCancelled("generation was cancelled") from exc
     articulation = float(getattr(settings, "articulation", 1.0))

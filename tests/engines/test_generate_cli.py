@@ -175,3 +175,19 @@ def test_bench_sections_for_outputs_print_figures(capsys):
     assert "60 s take: FBX MetaHuman curves" in out and "MB" in out
     assert "frames sent 600, received 600, lost 0" in out
     assert main(["bench", "nonsense"]) == 2
+
+
+@needs_clip
+def test_cli_neural_guidance(tmp_path):
+    plain, guided = tmp_path / "plain.vrig", tmp_path / "guided.vrig"
+    assert cli(str(CLIP), "-o", str(plain), "--engine", "neural", "--seed", "3", "--quiet") == 0
+    assert cli(str(CLIP), "-o", str(guided), "--engine", "neural", "--seed", "3", "--guidance", "1.5",
+               "--quiet") == 0
+    a, b = load_project(plain), load_project(guided)
+    assert a.meta.extra["guidance"] == 1.0 and b.meta.extra["guidance"] == 1.5
+    assert np.isfinite(b.base).all() and not np.allclose(a.base, b.base)
+    # Guidance pushes away from the unconditional motion: the mouth moves more.
+    mouth = [i for i, name in enumerate(a.rig.channel_names) if "mouth" in name.lower() or "jaw" in name.lower()]
+    assert b.base[:, mouth].std(0).mean() > a.base[:, mouth].std(0).mean()
+    with pytest.raises(CommandError, match="--guidance must be between 0 and 5"):
+        cli(str(CLIP), "-o", str(tmp_path / "x.vrig"), "--engine", "neural", "--guidance", "9")

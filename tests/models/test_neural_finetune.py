@@ -387,3 +387,26 @@ def test_train_command_finetunes_with_the_shipped_recipe(tmp_path, capsys):
     assert cfg["closure_weight"] == 16.0 and model.time_shift == 1.5  # the sampler setting carries over
     assert main(["train", "--data", str(data), "--out", str(out), "--steps", "3", "--viseme-weight", "-1"]) != 0
     assert "must not be negative" in capsys.readouterr().err
+
+
+def test_guidance_runs_on_the_first_step_only():
+    model = tiny_model()
+    n = 40
+    audio = np.random.default_rng(1).standard_normal(int(n * SPF)).astype(np.float32) * 0.1
+    batches = []
+    forward = model.a2l.forward
+
+    def spy(x, t, *rest, **kw):
+        batches.append((float(t[0]), x.shape[0]))
+        return forward(x, t, *rest, **kw)
+
+    model.a2l.forward = spy
+    plain = model.generate(audio, n, *conds(n), seed=0, steps=3)
+    plain_calls = list(batches)
+    batches.clear()
+    guided = model.generate(audio, n, *conds(n), seed=0, steps=3, guidance=2.0)
+    assert [t for t, _ in batches] == [t for t, _ in plain_calls] and any(t > 0 for t, _ in batches)
+    # The conditioned and unconditioned halves run as one doubled batch, at t = 0 only.
+    assert [b for _, b in batches] == [2 * b if t == 0 else b for t, b in plain_calls]
+    assert not np.allclose(plain, guided)
+    np.testing.assert_array_equal(guided, model.generate(audio, n, *conds(n), seed=0, steps=3, guidance=2.0))
