@@ -13,6 +13,7 @@ import random
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -120,6 +121,12 @@ class ControlsPanel(QWidget):
         self.steps = QSpinBox()
         self.steps.setRange(1, 64)
         self.steps.setToolTip("Sampling steps of the neural engine (more: smoother, slower)")
+        self.guidance = QDoubleSpinBox()
+        self.guidance.setRange(1.0, 3.0)
+        self.guidance.setSingleStep(0.25)
+        self.guidance.setDecimals(2)
+        self.guidance.setToolTip("Neural engine: how closely the face follows the audio and emotion (1 = off; "
+                                 "1.5 gives crisper lip sync and livelier motion at about 3/4 of the speed)")
         seed_row = QHBoxLayout()
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
@@ -129,6 +136,7 @@ class ControlsPanel(QWidget):
         seed_row.addWidget(self.new_take)
         f.addRow("Engine", self.engine)
         f.addRow("Steps", self.steps)
+        f.addRow("Guidance", self.guidance)
         f.addRow("Seed", seed_row)
         self.takes = QListWidget()
         self.takes.setMaximumHeight(110)
@@ -156,6 +164,7 @@ class ControlsPanel(QWidget):
         self.emotion.currentIndexChanged.connect(self._emit)
         self.engine.currentIndexChanged.connect(self._engine_changed)
         self.steps.valueChanged.connect(self._emit)
+        self.guidance.valueChanged.connect(self._emit)
         self.seed.valueChanged.connect(self._emit)
         self.new_take.clicked.connect(self._new_take)
         self.add_key.clicked.connect(self.add_emotion_key_requested)
@@ -179,6 +188,8 @@ class ControlsPanel(QWidget):
             self.engine.setCurrentIndex(max(idx, 0))
             self.steps.setValue(request.steps)
             self.steps.setEnabled(request.engine == "neural")
+            self.guidance.setValue(request.guidance)
+            self.guidance.setEnabled(request.engine == "neural")
             self.seed.setValue(request.seed)
             if self.transcript.toPlainText().strip() != (request.transcript or "").strip():
                 self.transcript.setPlainText(request.transcript or "")
@@ -226,7 +237,7 @@ class ControlsPanel(QWidget):
             r, emotion_keys=tuple(keys), gaze=(self.gaze_yaw.value(), self.gaze_pitch.value()),
             eye_contact=self.eye_contact.value(), head_distance=self.head_distance.value(),
             articulation=self.articulation.value(), engine=self.engine.currentData() or "procedural",
-            steps=self.steps.value(), seed=self.seed.value(),
+            steps=self.steps.value(), guidance=self.guidance.value(), seed=self.seed.value(),
             transcript=self.transcript.toPlainText().strip() or None)
 
     def _emit(self, *_):
@@ -237,6 +248,7 @@ class ControlsPanel(QWidget):
 
     def _engine_changed(self, *_):
         self.steps.setEnabled(self.engine.currentData() == "neural")
+        self.guidance.setEnabled(self.engine.currentData() == "neural")
         self._emit()
 
     def _new_take(self) -> None:

@@ -37,12 +37,14 @@ class GenerationRequest:
     head_distance: float = 60.0
     articulation: float = 1.0
     steps: int = 2  # the neural engine's default (models.pipeline.DEFAULT_STEPS, which imports torch)
+    guidance: float = 1.0  # the neural engine's classifier-free guidance on its first step (1: off)
     transcript: str | None = None
     extra: dict = field(default_factory=dict)
 
     def meta(self) -> GenerationMeta:
         extra = dict(self.extra)
         extra["steps"] = self.steps
+        extra["guidance"] = self.guidance
         return GenerationMeta(engine=self.engine, seed=self.seed, emotion_keys=self.emotion_keys, gaze=self.gaze,
                               eye_contact=self.eye_contact, head_distance=self.head_distance,
                               articulation=self.articulation, transcript=self.transcript or None, extra=extra)
@@ -54,8 +56,9 @@ class GenerationRequest:
                                  gaze=tuple(meta.gaze), eye_contact=meta.eye_contact,
                                  head_distance=meta.head_distance, articulation=meta.articulation,
                                  steps=int(meta.extra.get("steps", GenerationRequest.steps)),
+                                 guidance=float(meta.extra.get("guidance", GenerationRequest.guidance)),
                                  transcript=meta.transcript,
-                                 extra={k: v for k, v in meta.extra.items() if k != "steps"})
+                                 extra={k: v for k, v in meta.extra.items() if k not in ("steps", "guidance")})
 
 
 def available_engines() -> dict[str, str | None]:
@@ -107,11 +110,12 @@ def _run_engine(clip, request, progress, cancel):
                                 emotion_keys=tuple(request.emotion_keys), gaze=tuple(request.gaze),
                                 eye_contact=request.eye_contact, head_distance=request.head_distance,
                                 articulation=request.articulation, seed=request.seed,
-                                extra={**request.extra, "steps": request.steps})
+                                extra={**request.extra, "steps": request.steps, "guidance": request.guidance})
     take = generate_take(clip, settings, progress=_progress_adapter(progress), cancel=cancel)
     meta = take.meta
     extra = dict(meta.extra)
     extra.setdefault("steps", request.steps)
+    extra.setdefault("guidance", request.guidance)
     return np.asarray(take.base, np.float32), dataclasses.replace(meta, extra=extra)
 
 

@@ -317,3 +317,22 @@ def test_settings_are_isolated_in_temp_dir(window, config_dir):
     window.save_layout()
     assert (config_dir / "settings.ini").exists()
     assert window.settings.folder == config_dir
+
+
+def test_neural_engine_with_guidance_from_the_panel(qtbot, generated):
+    window = generated
+    controls = window.controls
+    assert not controls.guidance.isEnabled()  # procedural: guidance means nothing
+    with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
+        controls.engine.setCurrentIndex(controls.engine.findData("neural"))
+    qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
+    plain = window.document.take.evaluate().copy()
+    assert controls.guidance.isEnabled() and window.document.take.meta.extra["guidance"] == 1.0
+    with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
+        controls.guidance.setValue(1.5)
+    qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
+    take = window.document.take
+    assert take.meta.engine == "neural" and take.meta.extra["guidance"] == 1.5
+    assert np.abs(take.evaluate() - plain).max() > 0.01
+    window.act_undo.trigger()  # back to the unguided take, and the panel follows
+    assert controls.guidance.value() == 1.0
