@@ -262,18 +262,14 @@ def _fmt(value, spec: str) -> str:
 def bench_neural(args: argparse.Namespace) -> list[Row]:
     from app.engines.generate import GenerateSettings, run_engine
     from models.pipeline import DEFAULT_STEPS
+    from models.speed import timings
 
     clip, _ = speech_clip(_prompts(), 60.0)
     rows = []
     for steps in sorted({DEFAULT_STEPS, 1}, reverse=True):
         settings = GenerateSettings(engine="neural", seed=args.seed, extra={"steps": steps})
-        run_engine(clip, settings)  # load the model and warm up
-        times = []
-        for _ in range(5):  # one run swings by a third with whatever else the machine does: report the median
-            t0 = time.perf_counter()
-            run_engine(clip, settings)
-            times.append(time.perf_counter() - t0)
-        dt = sorted(times)[len(times) // 2]
+        # After a warm-up (model load); one run swings by a third with whatever else the machine does.
+        dt, _best = timings(lambda s=settings: run_engine(clip, s), 5)
         default = " (default)" if steps == DEFAULT_STEPS else ""
         rows.append(Row(f"{clip.duration:.0f} s, {steps} step(s){default}, median of 5",
                         f"{dt:.2f} s ({clip.duration / dt:.0f}x)",
