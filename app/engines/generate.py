@@ -192,7 +192,7 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
     from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS
 
     steps = int(settings.extra.get("steps") or DEFAULT_STEPS)
-    guidance = float(settings.extra.get("guidance") or DEFAULT_GUIDANCE)
+    guidance = float(settings.extra.get("guidance", DEFAULT_GUIDANCE))  # 0 is a valid value (unconditional)
     t0 = time.perf_counter()
     try:
         curves = neural.generate_neural(clip, settings, progress, cancel, locked=locked, steps=steps,

@@ -189,5 +189,8 @@ def test_cli_neural_guidance(tmp_path):
     # Guidance pushes away from the unconditional motion: the mouth moves more.
     mouth = [i for i, name in enumerate(a.rig.channel_names) if "mouth" in name.lower() or "jaw" in name.lower()]
     assert b.base[:, mouth].std(0).mean() > a.base[:, mouth].std(0).mean()
+    zero = tmp_path / "zero.vrig"  # 0 is allowed (no conditioning on the first step) and must not become the default
+    assert cli(str(CLIP), "-o", str(zero), "--engine", "neural", "--seed", "3", "--guidance", "0", "--quiet") == 0
+    assert load_project(zero).meta.extra["guidance"] == 0.0
     with pytest.raises(CommandError, match="--guidance must be between 0 and 5"):
         cli(str(CLIP), "-o", str(tmp_path / "x.vrig"), "--engine", "neural", "--guidance", "9")
