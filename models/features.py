@@ -31,10 +31,21 @@ def _mel_to_hz(m: np.ndarray) -> np.ndarray:
     return 700.0 * (10.0 ** (m / 2595.0) - 1.0)
 
 
+def mel_band_edges_hz(n_mels: int = N_MELS) -> np.ndarray:
+    """(n_mels + 2,) Hz: the filters' corner frequencies; band k peaks at entry k + 1."""
+    return _mel_to_hz(np.linspace(_hz_to_mel(np.array(F_MIN)), _hz_to_mel(np.array(F_MAX)), n_mels + 2))
+
+
+def mel_band_position(hz: torch.Tensor, n_mels: int = N_MELS) -> torch.Tensor:
+    """The fractional band index whose peak lies at frequency ``hz`` (any shape; band k peaks at index k)."""
+    lo, hi = (float(_hz_to_mel(np.array(f))) for f in (F_MIN, F_MAX))
+    mel = 2595.0 * torch.log10(1.0 + hz / 700.0)  # _hz_to_mel, on tensors
+    return (mel - lo) / (hi - lo) * (n_mels + 1) - 1
+
+
 def mel_filterbank(n_mels: int = N_MELS, n_fft: int = N_FFT, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
     """(n_fft//2+1, n_mels) triangular filters, area-normalised (Slaney style)."""
-    mels = np.linspace(_hz_to_mel(np.array(F_MIN)), _hz_to_mel(np.array(F_MAX)), n_mels + 2)
-    hz = _mel_to_hz(mels)
+    hz = mel_band_edges_hz(n_mels)
     bins = np.linspace(0, sample_rate / 2, n_fft // 2 + 1)
     fb = np.zeros((n_fft // 2 + 1, n_mels))
     for m in range(n_mels):

@@ -17,7 +17,6 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -116,14 +115,11 @@ def warp_mel(mel: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
     """(B, N_MELS, T) log-mel with each clip's frequency axis scaled by ``alpha`` (B,): band k of the result holds
     what the input had at the band's centre frequency / alpha (a vocal-tract-length change; linear interpolation
     between bands, the edge bands repeated)."""
-    from .features import F_MAX, F_MIN, N_MELS, _hz_to_mel, _mel_to_hz
+    from .features import mel_band_edges_hz, mel_band_position
 
     b, nm, t = mel.shape
-    dev = mel.device
-    lo_mel, hi_mel = float(_hz_to_mel(np.array(F_MIN))), float(_hz_to_mel(np.array(F_MAX)))
-    centres_hz = torch.from_numpy(_mel_to_hz(np.linspace(lo_mel, hi_mel, N_MELS + 2)[1:-1])).float().to(dev)
-    src_mel = 2595.0 * torch.log10(1.0 + centres_hz[None] / alpha[:, None].float() / 700.0)
-    pos = ((src_mel - lo_mel) / (hi_mel - lo_mel) * (N_MELS + 1) - 1).clamp(0, nm - 1)
+    centres_hz = torch.from_numpy(mel_band_edges_hz(nm)[1:-1]).float().to(mel.device)
+    pos = mel_band_position(centres_hz[None] / alpha[:, None].float(), nm).clamp(0, nm - 1)
     lo = pos.floor().long()
     hi = (lo + 1).clamp(max=nm - 1)
     w = (pos - lo.float())[..., None]
