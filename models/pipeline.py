@@ -17,7 +17,7 @@ from torch import nn
 
 from .audio2latents import Audio2Latents, Audio2LatentsConfig, condition_features
 from .audio_encoder import AudioEncoder, AudioEncoderConfig, encode_long
-from .checkpoint import build_module, read_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, build_module, read_checkpoint, save_checkpoint
 from .latents2rig import Latents2RigConfig, RigAutoencoder
 from .sampling import sample_sequence
 
@@ -84,14 +84,11 @@ class NeuralModel(nn.Module):
                             build_module(payload, "audio2latents", Audio2LatentsConfig, Audio2Latents))
         extra = payload.get("extra", {})
         if isinstance(extra, dict) and "time_shift" in extra:
-            from .checkpoint import CheckpointError
-
             shift = extra["time_shift"]
             if not isinstance(shift, (int, float)) or not 0.1 <= float(shift) <= 10.0:
                 raise CheckpointError(f"{os.path.basename(path)}: time_shift {shift!r} is not a number in 0.1-10")
             model.time_shift = float(shift)
         if isinstance(extra, dict) and extra.get("closure") is not None:
-            from .checkpoint import CheckpointError
             from .closure import ClosureError, ClosureHead
 
             try:

@@ -236,7 +236,7 @@ class GenerationWorker:
         with self._lock:
             try:
                 return str(self._call(("warm",), None, lambda: False, timeout_s))
-            except (GenerationError, GenerationCancelled):
+            except GenerationError:  # nothing cancels a warm-up; a child that fails it leaves the CPU default
                 return "CPU"
 
     def run(self, clip: AudioClip, request: GenerationRequest, progress: ProgressFn | None = None,
