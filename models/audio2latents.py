@@ -4,8 +4,11 @@ A window holds ``window`` frames (2 s at 60 fps). Its first ``context`` frames m
 as clean latents (a flag marks them); the model predicts the velocity of the rest. Per-frame conditions: audio
 features, emotion (8 weights = one-hot x intensity, so the embedding scales with intensity), gaze (yaw, pitch),
 head distance. Audio and emotion are each dropped in training (replaced by learned null vectors) so sampling can
-use classifier-free guidance. With ``objective="regression"`` the same network predicts the latents directly from
-the conditions: the plain regression baseline, trained on the same data.
+use classifier-free guidance. With ``phone_classes`` > 0 the model also takes a per-frame mouth-shape class
+(models.corpus_tensors.VISEME_CLASSES, 0 = unknown), from phones aligned to a transcript when the user has one;
+training hides it from half of the windows, so the model stays as good on audio alone. With
+``objective="regression"`` the same network predicts the latents directly from the conditions: the plain
+regression baseline, trained on the same data.
 """
 
 from __future__ import annotations
@@ -36,6 +39,8 @@ class Audio2LatentsConfig:
     p_drop_emotion: float = 0.1
     p_no_context: float = 0.2
     objective: str = "flow"  # "flow" or "regression"
+    phone_classes: int = 0  # > 0: per-frame mouth-shape class input (class k at index k + 1; 0 = unknown)
+    p_drop_phones: float = 0.5  # windows trained without it (all unknown)
 
     @property
     def stride(self) -> int:
@@ -95,6 +100,10 @@ class Audio2Latents(nn.Module):
         self.other_in = nn.Linear(3, d)
         self.null_audio = nn.Parameter(torch.zeros(d))
         self.null_emotion = nn.Parameter(torch.zeros(d))
+        if config.phone_classes > 0:
+            # Zero at first: a model given this input later (add_phone_input) starts out exactly as it was.
+            self.phone_in = nn.Embedding(config.phone_classes + 1, d)
+            nn.init.zeros_(self.phone_in.weight)
         self.pos = nn.Parameter(torch.zeros(config.window, d))
         self.time = nn.Sequential(nn.Linear(d, d), nn.SiLU(), nn.Linear(d, d))
         self.blocks = nn.ModuleList(Block(d, config.n_heads, config.ff_mult, config.dropout)
@@ -105,11 +114,13 @@ class Audio2Latents(nn.Module):
 
     def forward(self, x: torch.Tensor, t: torch.Tensor, audio: torch.Tensor, emotion_w: torch.Tensor,
                 other: torch.Tensor, ctx: torch.Tensor, ctx_mask: torch.Tensor,
-                drop_audio: torch.Tensor | None = None, drop_emotion: torch.Tensor | None = None) -> torch.Tensor:
+                drop_audio: torch.Tensor | None = None, drop_emotion: torch.Tensor | None = None,
+                phones: torch.Tensor | None = None) -> torch.Tensor:
         """Velocity (flow) or latents (regression) for a window.
 
         x (B,T,L) noisy latents; t (B,) in 0..1 (0 = noise); audio (B,T,A); emotion_w (B,T,8); other (B,T,3);
-        ctx (B,T,L) clean latents where ctx_mask (B,T) is True (the window's first frames); drop_* (B,) bool.
+        ctx (B,T,L) clean latents where ctx_mask (B,T) is True (the window's first frames); drop_* (B,) bool;
+        phones (B,T) long, mouth-shape class + 1 (0 = unknown; None = all unknown), for a model with phone_classes.
         """
         b, n, _ = x.shape
         cm = ctx_mask.unsqueeze(-1)
@@ -121,7 +132,27 @@ class Audio2Latents(nn.Module):
         if drop_emotion is not None:
             e = torch.where(drop_emotion[:, None, None], self.null_emotion.expand_as(e), e)
         h = h + a + e + self.other_in(other) + self.pos[:n]
+        if self.config.phone_classes > 0:
+            if phones is None:
+                phones = torch.zeros(b, n, dtype=torch.long, device=x.device)
+            h = h + self.phone_in(phones.long().clamp(0, self.config.phone_classes))
         h = h + self.time(timestep_embedding(t, self.config.d_model))[:, None, :]
         for block in self.blocks:
             h = block(h)
         return self.out(self.out_norm(h))
+
+
+def add_phone_input(a2l: Audio2Latents, classes: int) -> Audio2Latents:
+    """A copy of ``a2l`` that also takes the per-frame mouth-shape class input (zero at first, so its output is
+    unchanged until trained); ``a2l`` itself if it already has one."""
+    if a2l.config.phone_classes > 0:
+        if a2l.config.phone_classes != classes:
+            raise ValueError(f"the model takes {a2l.config.phone_classes} mouth-shape classes, not {classes}")
+        return a2l
+    from dataclasses import replace
+
+    out = Audio2Latents(replace(a2l.config, phone_classes=classes)).to(next(a2l.parameters()).device)
+    missing, unexpected = out.load_state_dict(a2l.state_dict(), strict=False)
+    if list(missing) != ["phone_in.weight"] or unexpected:
+        raise RuntimeError(f"unexpected weights when adding the phone input: {missing} {unexpected}")
+    return out.train(a2l.training)

@@ -6,6 +6,8 @@ quality_metrics.md (app/engines/metrics.py).
 
 ``--voices`` keeps the clips of those voices only (the manifest's ``voice``, e.g. ``asterisk:Carlo``), to measure
 one held-out speaker at a time. ``--shift`` overrides the checkpoints' sampling time shift (sampling.time_grid).
+A checkpoint that takes a phone track (``NeuralModel.uses_phones``) is measured twice: on audio alone, and
+``+phones`` with the clip's own aligned phones (what a transcript gives it in the app).
 
 CORPUS is a corpus folder (only its labelled validation clips are read) or a packed .npz.
 """
@@ -43,11 +45,12 @@ def evaluate(corpus: CT.Corpus, split: str, generators: dict, clips: int,
         audio = corpus.sample_audio(i)
         phones = [PhoneSegment(p, float(s), float(e)) for p, s, e in corpus.phones[i]]
         teacher = corpus.curves[corpus.sample_frames(i)].numpy()
+        track = CT.viseme_frames(corpus.phones[i], len(teacher))  # the clip's phones as the models take them
         figs["teacher"].append(M.evaluate(teacher, phones, audio, SAMPLE_RATE))
         for name, gen in generators.items():
             for r in range(seeds):
-                figs[name].append(M.evaluate(gen(audio, len(teacher), *_conds(corpus, i), i + 1000 * r), phones,
-                                             audio, SAMPLE_RATE))
+                figs[name].append(M.evaluate(gen(audio, len(teacher), *_conds(corpus, i), i + 1000 * r, track),
+                                             phones, audio, SAMPLE_RATE))
     return {k: M.pool(v) for k, v in figs.items()}
 
 
@@ -76,9 +79,11 @@ def main(argv: list[str]) -> int:
         model = NeuralModel.load(p, "cpu")[0]
         direct = model.a2l.config.objective == "regression"
         for steps in ([1] if direct else steps_list):
-            name = "/".join(p.split("/")[-2:]) + ("" if direct else f" s{steps}")
-            gens[name] = (lambda m, k: lambda a, n, w, g, d, i: m.generate(
-                a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth, time_shift=shift))(model, steps)
+            for use in (False, True) if model.uses_phones else (False,):
+                name = "/".join(p.split("/")[-2:]) + ("" if direct else f" s{steps}") + (" +phones" if use else "")
+                gens[name] = (lambda m, k, u: lambda a, n, w, g, d, i, track: m.generate(
+                    a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth, time_shift=shift,
+                    phones=track if u else None))(model, steps, use)
     for split in splits:
         t0 = time.time()
         with torch.inference_mode():

@@ -8,7 +8,8 @@ the same teacher, so its latent space still fits.
 
     python -m models.finetune pack OUT.npz CORPUS_DIR [CORPUS_DIR ...] [source=minutes ...] [unlabelled=minutes]
     python -m models.finetune render PACK.npz OUT.pt [workers]
-    python -m models.finetune train RENDERED.pt OUTDIR SECONDS NAME=CKPT:OBJECTIVE:CW[:PRETRAIN[:VISEME[:AUG]]]
+    python -m models.finetune train RENDERED.pt OUTDIR SECONDS
+        NAME=CKPT:OBJECTIVE:CW[:PRETRAIN[:VISEME[:AUG[:GRID[:PHONES]]]]]
 
 CW is the extra loss weight of p/b/m frames (``TrainConfig.closure_weight``).
 The first corpus given to ``pack`` supplies the validation clips (``VAL_CLIPS``); every corpus supplies training
@@ -20,7 +21,10 @@ also every ``SAVE_SECONDS`` so a run cut short still leaves a checkpoint; the lo
 OUTDIR/NAME.png (loss curves; VASA_RIG_PLOT=0 skips it). PRETRAIN, a fraction of SECONDS, first runs masked
 log-mel prediction on all training audio (labelled and unlabelled) to adapt the encoder to the voices; VISEME
 weighs the encoder's auxiliary mouth-shape classification loss (models/train.py); AUG 1 adds the strong
-augmentation (room reverberation, vocal-tract-length warping, spectral tilt: ``TrainConfig.strong_augment``).
+augmentation (room reverberation, vocal-tract-length warping, spectral tilt: ``TrainConfig.strong_augment``);
+GRID is the fraction of windows trained at the sampler's step times (``TrainConfig.grid_t``) and, when above 0,
+is stored with the checkpoint's time shift (the grid's) so sampling uses the same times; PHONES 1 gives the model
+the per-frame mouth-shape input (models/audio2latents.py) if it has none, and trains it.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import numpy as np
 import torch
 
 from . import corpus_tensors as CT
+from .audio2latents import add_phone_input
 from .pipeline import NeuralModel
 from .train import TrainConfig, TrainingState, a2l_stage, plot_history, pretrain_stage
 
@@ -267,9 +272,11 @@ def to_latents(model: NeuralModel, corpus: CT.Corpus) -> CT.Corpus:
 
 def train_variant(rendered: str, out_dir: Path, seconds: float, name: str, ckpt: str, objective: str,
                   closure_weight: float, pretrain: float = 0.0, viseme: float = 0.0,
-                  strong_augment: bool = False) -> None:
+                  strong_augment: bool = False, grid_t: float = 0.0, phones: bool = False) -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, _ = NeuralModel.load(ckpt, device)
+    if phones:
+        model.a2l = add_phone_input(model.a2l, len(CT.VISEME_CLASSES))
     if model.a2l.config.objective != objective:
         raise SystemExit(f"{ckpt} is a {model.a2l.config.objective} model, not {objective}")
     corpus = to_latents(model, load_rendered(rendered).to(device))
@@ -278,13 +285,15 @@ def train_variant(rendered: str, out_dir: Path, seconds: float, name: str, ckpt:
                       a2l_steps=1_000_000, a2l_seconds=seconds * (1 - pretrain), pretrain_steps=1_000_000,
                       pretrain_seconds=seconds * pretrain, batch=128 if cuda else 4, lr=3e-4,
                       val_every=250 if cuda else 50, save_every=100 if cuda else 25, closure_weight=closure_weight,
-                      viseme_weight=viseme, strong_augment=strong_augment, device=device, seed=1)
+                      viseme_weight=viseme, strong_augment=strong_augment, grid_t=grid_t,
+                      grid_shift=model.time_shift, device=device, seed=1)
     if not cuda:  # a smoke run on a CPU: a few steps only
         cfg.a2l_steps, cfg.pretrain_steps = max(2, int(seconds)), max(1, int(seconds * pretrain))
     state = TrainingState(None)
     last = [time.time()]
     info = {"variant": name, "finetuned_from": os.path.basename(ckpt), "closure_weight": closure_weight,
-            "pretrain_seconds": seconds * pretrain, "viseme_weight": viseme, "strong_augment": strong_augment}
+            "pretrain_seconds": seconds * pretrain, "viseme_weight": viseme, "strong_augment": strong_augment,
+            "grid_t": grid_t, "phones": phones}
 
     def save(ema: NeuralModel, force: bool = False) -> None:
         if force or time.time() - last[0] > SAVE_SECONDS:
@@ -320,9 +329,9 @@ def main(argv: list[str]) -> int:
         specs = [a.split("=", 1) for a in argv[4:]]
         if len(specs) == 1:
             ckpt, objective, cw, *rest = specs[0][1].split(":")
-            numbers = [float(x) for x in rest] + [0.0, 0.0, 0.0]
+            numbers = [float(x) for x in rest] + [0.0] * 5
             train_variant(rendered, out_dir, seconds, specs[0][0], ckpt, objective, float(cw), *numbers[:2],
-                          strong_augment=bool(numbers[2]))
+                          strong_augment=bool(numbers[2]), grid_t=numbers[3], phones=bool(numbers[4]))
             return 0
         procs = [subprocess.Popen([sys.executable, "-m", "models.finetune", "train", rendered, str(out_dir),
                                    str(seconds), f"{n}={spec}"]) for n, spec in specs]

@@ -106,11 +106,13 @@ class NeuralModel(nn.Module):
                  guidance: float = DEFAULT_GUIDANCE, locked: Locked | None = None, mode: str = "lockstep",
                  smooth: int = DEFAULT_SMOOTH, callback: Callable[[dict], None] | None = None,
                  cancel: Callable[[], bool] | None = None, closure: bool = True,
-                 time_shift: float | None = None) -> np.ndarray:
+                 time_shift: float | None = None, phones: np.ndarray | None = None) -> np.ndarray:
         """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
         one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm.
         ``closure``: run the checkpoint's lip-closure pass (models/closure.py) when it has one.
-        ``time_shift``: where the steps fall (sampling.time_grid); None takes the checkpoint's."""
+        ``time_shift``: where the steps fall (sampling.time_grid); None takes the checkpoint's.
+        ``phones``: (num_frames,) mouth-shape class per frame (corpus_tensors.VISEME_CLASSES, -1 = unknown), e.g.
+        from a transcript aligned to the audio; used by a model that takes them (:attr:`uses_phones`)."""
         # inference_mode skips autograd bookkeeping entirely; inpainting needs gradients inside its projector,
         # which inference tensors cannot take part in, so that path runs under no_grad instead.
         inpaint = locked is not None and bool(np.asarray(locked.mask).any())
@@ -118,10 +120,15 @@ class NeuralModel(nn.Module):
             return self._generate(audio, num_frames, emotion_weights, gaze, head_distance, seed=seed, steps=steps,
                                   guidance=guidance, locked=locked, mode=mode, smooth=smooth, callback=callback,
                                   cancel=cancel, closure=closure,
-                                  shift=self.time_shift if time_shift is None else float(time_shift))
+                                  shift=self.time_shift if time_shift is None else float(time_shift), phones=phones)
+
+    @property
+    def uses_phones(self) -> bool:
+        """Whether the model takes a per-frame mouth-shape track (from an aligned transcript) besides the audio."""
+        return self.a2l.config.phone_classes > 0
 
     def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
-                  mode, smooth, callback, cancel, closure, shift) -> np.ndarray:
+                  mode, smooth, callback, cancel, closure, shift, phones) -> np.ndarray:
         self.eval()
         dev = self.device
         shape = (num_frames, self.rig.config.num_channels)
@@ -136,21 +143,29 @@ class NeuralModel(nn.Module):
         cfg = self.a2l.config
         regression = cfg.objective == "regression"
         guided = guidance != 1.0 and not regression
+        track = None
+        if phones is not None and self.uses_phones:
+            phones = np.asarray(phones)
+            if phones.shape != (num_frames,):
+                raise ValueError(f"phones must be one class per frame, ({num_frames},), got {phones.shape}")
+            track = (torch.as_tensor(phones, dtype=torch.long, device=dev) + 1).clamp(0, cfg.phone_classes)
 
         def denoiser(x, t, starts, n, ctx, ctx_mask):
             idx = torch.tensor(starts, device=dev)[:, None] + torch.arange(n, device=dev)[None]
             a, e, o = feats[idx], ew[idx], other[idx]
+            p = None if track is None else track[idx]
             # Guidance acts on the first step only (t = 0), where the clip's shapes are decided: measured against
             # guiding every step, the lip-sync gain is the same, jitter is lower and it costs half as much.
             if not guided or float(t[0]) > 0.0:
-                return self.a2l(x, t, a, e, o, ctx, ctx_mask)
+                return self.a2l(x, t, a, e, o, ctx, ctx_mask, phones=p)
             b = x.shape[0]
             drop = torch.arange(2 * b, device=dev) >= b  # first half conditioned, second half not
 
             def two(y: torch.Tensor) -> torch.Tensor:
                 return torch.cat([y, y])
 
-            v = self.a2l(two(x), two(t), two(a), two(e), two(o), two(ctx), two(ctx_mask), drop, drop)
+            p2 = None if p is None else torch.cat([p, torch.zeros_like(p)])  # the unconditioned half hears nothing
+            v = self.a2l(two(x), two(t), two(a), two(e), two(o), two(ctx), two(ctx_mask), drop, drop, p2)
             return v[b:] + guidance * (v[:b] - v[b:])
 
         project = self._projector(locked, num_frames) if locked is not None and locked.mask.any() else None

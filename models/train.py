@@ -20,11 +20,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from .audio2latents import Audio2LatentsConfig, condition_features
+from .audio2latents import Audio2LatentsConfig, add_phone_input, condition_features
 from .audio_encoder import AudioEncoderConfig, MaskedMelHead, span_mask
 from .corpus_tensors import Corpus
 from .latents2rig import Latents2RigConfig
 from .pipeline import NeuralModel
+from .sampling import time_grid
 
 STAGES = ("autoencoder", "pretrain", "audio2latents")
 
@@ -52,6 +53,12 @@ class TrainConfig:
     strong_augment: bool = False
     closure_weight: float = 0.0  # extra loss weight on p/b/m frames (needs the corpus's bilabial flags)
     viseme_weight: float = 0.0  # > 0: auxiliary mouth-shape classification from the encoder's features
+    # Fraction of each batch trained at the sampler's own step times (sampling.time_grid(grid_steps, grid_shift))
+    # instead of logit-normal t, which almost never draws t near 0: the first step of a few-step sampler starts
+    # there, from pure noise, and is where the mouth of the whole take is decided.
+    grid_t: float = 0.0
+    grid_steps: int = 2
+    grid_shift: float = 1.5
     ae_seconds: float = 0.0  # > 0: fit the stage's steps to this many seconds (steps stay an upper bound)
     pretrain_seconds: float = 0.0
     a2l_seconds: float = 0.0
@@ -251,14 +258,16 @@ def pretrain_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: 
 
 def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g: torch.Generator,
                    train: bool, closure_weight: float = 0.0, viseme_head: nn.Module | None = None,
-                   viseme_weight: float = 0.0, mel_augment: bool = False) -> torch.Tensor:
+                   viseme_weight: float = 0.0, mel_augment: bool = False,
+                   t_grid: tuple[float, ...] = (), grid_fraction: float = 0.0) -> torch.Tensor:
     """Masked MSE of the velocity (flow) or latents (regression). ``batch["latents"]``, when present, are the
     targets already encoded by the (frozen) Latents2Rig encoder; else ``batch["curves"]`` are encoded here.
     ``closure_weight`` > 0 weighs p/b/m frames (``batch["bilabial"]``) 1 + closure_weight times: closures are
     few and short, and a plain mean lets the model round them off. ``viseme_head`` (a linear layer on the encoder's
     features) adds ``viseme_weight`` x the cross-entropy of the frames' mouth-shape classes (``batch["viseme"]``):
     a direct phonetic signal for the encoder, which the flow loss gives only through the sampled latents.
-    ``mel_augment`` warps and tilts the log-mel before the encoder (:func:`augment_mel`)."""
+    ``mel_augment`` warps and tilts the log-mel before the encoder (:func:`augment_mel`). ``grid_fraction`` of the
+    windows (flow only) take their t from ``t_grid`` (the sampler's step times) instead of logit-normal."""
     dev = batch["mask"].device
     b, n = batch["mask"].shape
     with torch.no_grad():
@@ -275,10 +284,22 @@ def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g:
         drop_a = drop_e = None
     else:
         t = torch.sigmoid(torch.randn(b, generator=g).to(dev))
+        if t_grid and grid_fraction > 0:
+            u = torch.rand(b, generator=g).to(dev)
+            pick = torch.randint(len(t_grid), (b,), generator=g).to(dev)
+            t = torch.where(u < grid_fraction, torch.tensor(t_grid, device=dev)[pick], t)
         noise = torch.randn(z.shape, generator=g).to(dev)
         x = t[:, None, None] * z + (1 - t[:, None, None]) * noise
         target = z - noise
-    pred = model.a2l(x, t, feats, ew, other, z, ctx_mask, drop_a, drop_e)
+    phones = None
+    if cfg.phone_classes > 0 and "viseme" in batch:
+        # Mouth-shape class + 1 (0 = unknown); hidden from p_drop_phones of the training windows and from every
+        # validation window, so validation measures the audio-only model that most takes use.
+        phones = (batch["viseme"].long() + 1).clamp_min(0)
+        keep = (torch.rand(b, generator=g).to(dev) >= cfg.p_drop_phones) if train else torch.zeros(b, dtype=torch.bool,
+                                                                                                  device=dev)
+        phones = phones * keep[:, None]
+    pred = model.a2l(x, t, feats, ew, other, z, ctx_mask, drop_a, drop_e, phones)
     w = (batch["mask"] & ~ctx_mask).float()
     if closure_weight > 0 and "bilabial" in batch:
         w = w * (1.0 + closure_weight * batch["bilabial"].float())
@@ -317,11 +338,11 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
     if cfg.closure_weight > 0 and corpus.bilabial is None:
         corpus = corpus.with_bilabial()
     head = None
+    if (cfg.viseme_weight > 0 or cfg.audio2latents.phone_classes > 0) and corpus.viseme is None:
+        corpus = corpus.with_visemes()
     if cfg.viseme_weight > 0:
         from .corpus_tensors import VISEME_CLASSES
 
-        if corpus.viseme is None:
-            corpus = corpus.with_visemes()
         head = nn.Linear(model.encoder.config.channels, len(VISEME_CLASSES)).to(cfg.device)
         params += list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
@@ -333,6 +354,7 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
     g = torch.Generator().manual_seed(cfg.seed + 2)
     model.train()
     model.rig.eval()
+    t_grid = tuple(time_grid(cfg.grid_steps, cfg.grid_shift)[:-1]) if cfg.grid_t > 0 else ()
     t0 = time.time()
     step = 0
     while step < budget.total:
@@ -342,7 +364,8 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
         with _autocast(cfg.device):
             loss = a2l_batch_loss(model, batch, cfg.audio2latents, g, train=True, closure_weight=cfg.closure_weight,
                                   viseme_head=head, viseme_weight=cfg.viseme_weight,
-                                  mel_augment=cfg.augment and cfg.strong_augment)
+                                  mel_augment=cfg.augment and cfg.strong_augment, t_grid=t_grid,
+                                  grid_fraction=cfg.grid_t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(params, 1.0)
@@ -407,6 +430,8 @@ def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: b
         if model.a2l.config.objective != objective:
             raise ValueError(f"{Path(init).name} is a {model.a2l.config.objective} model; cannot fine-tune it "
                              f"as {objective}")
+        if cfg.audio2latents.phone_classes > 0:  # asked for the phone input: add it to a model without one
+            model.a2l = add_phone_input(model.a2l, cfg.audio2latents.phone_classes)
         cfg.audio2latents = model.a2l.config
         state.stage_done = ["autoencoder", "pretrain"]
     else:

@@ -27,6 +27,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--viseme-weight", type=float, default=1.5,
                    help="weight of the encoder's auxiliary mouth-shape classification from the corpus phones "
                         "(default 1.5; 0: off)")
+    p.add_argument("--phones", action="store_true",
+                   help="also train the phone track: the model then takes the mouth shapes of a transcript "
+                        "aligned to the audio when one is given (added to an --init model that lacks it)")
     p.add_argument("--augment", choices=("strong", "basic", "none"), default="strong",
                    help="audio augmentation: basic = gain, noise, telephone band; strong (default) adds room "
                         "reverberation, vocal-tract-length warping and spectral tilt")
@@ -56,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
                       closure_weight=args.closure_weight, viseme_weight=args.viseme_weight,
                       augment=args.augment != "none", strong_augment=args.augment == "strong")
     cfg.audio2latents.objective = args.objective
+    if args.phones:
+        cfg.audio2latents.phone_classes = len(CT.VISEME_CLASSES)
     out = Path(args.out)
     from models.checkpoint import CheckpointError
 

@@ -385,6 +385,9 @@ def test_train_command_finetunes_with_the_shipped_recipe(tmp_path, capsys):
     cfg = json.loads(extra["train_config"])
     assert cfg["strong_augment"] and cfg["augment"] and cfg["viseme_weight"] == 1.5
     assert cfg["closure_weight"] == 16.0 and model.time_shift == 1.5  # the sampler setting carries over
+    assert main(["train", "--data", str(data), "--out", str(out), "--init", str(tmp_path / "init.pt"),
+                 "--steps", "2", "--device", "cpu", "--phones"]) == 0
+    assert NeuralModel.load(out)[0].uses_phones  # the phone track was added to the model and trained
     assert main(["train", "--data", str(data), "--out", str(out), "--steps", "3", "--viseme-weight", "-1"]) != 0
     assert "must not be negative" in capsys.readouterr().err
 
@@ -410,3 +413,103 @@ def test_guidance_runs_on_the_first_step_only():
     assert [b for _, b in batches] == [2 * b if t == 0 else b for t, b in plain_calls]
     assert not np.allclose(plain, guided)
     np.testing.assert_array_equal(guided, model.generate(audio, n, *conds(n), seed=0, steps=3, guidance=2.0))
+
+
+def test_grid_fraction_trains_at_the_samplers_step_times(tmp_path):
+    corpus = CT.load(write_corpus(tmp_path))
+    model = tiny_model()
+    cfg = tiny_configs()[2]
+    batch = corpus.crops(corpus.indices("train"), 64, 30, torch.Generator().manual_seed(1))
+    seen = []
+    forward = model.a2l.forward
+
+    def spy(x, t, *rest):
+        seen.append(t.clone())
+        return forward(x, t, *rest)
+
+    model.a2l.forward = spy
+    grid = (0.0, 0.4)
+    a2l_batch_loss(model, batch, cfg, torch.Generator().manual_seed(2), train=True, t_grid=grid, grid_fraction=1.0)
+    on_grid = (seen[-1] == 0) | ((seen[-1] - 0.4).abs() < 1e-6)
+    assert bool(on_grid.all()) and (seen[-1] == 0).any() and not bool((seen[-1] == 0).all())
+    a2l_batch_loss(model, batch, cfg, torch.Generator().manual_seed(2), train=True, t_grid=grid, grid_fraction=0.5)
+    on_grid = (seen[-1] == 0) | ((seen[-1] - 0.4).abs() < 1e-6)
+    assert 10 < int(on_grid.sum()) < 54  # about half of the 64 windows
+    a2l_batch_loss(model, batch, cfg, torch.Generator().manual_seed(2), train=True)
+    assert not (seen[-1] == 0).any()  # logit-normal t never reaches the noise end
+    # The training stage takes the grid from the config and still trains.
+    cfg_t = TrainConfig(*tiny_configs(), a2l_steps=2, batch=4, val_every=100, grid_t=0.5)
+    a2l_stage(model, corpus, cfg_t, TrainingState(None), lambda m: None, lambda m: None)
+    assert any(bool((t == 0).any()) for t in seen[-6:])
+
+
+def test_phone_input_starts_neutral_then_trains_and_round_trips(tmp_path):
+    from models.audio2latents import add_phone_input
+
+    corpus = CT.load(write_corpus(tmp_path))
+    model = tiny_model()
+    n = 40
+    audio = corpus.sample_audio(0)[: int(n * SPF)]
+    track = CT.viseme_frames([["M", 0.1, 0.2], ["AA", 0.2, 0.5]], n)
+    before = model.generate(audio, n, *conds(n), seed=0, steps=2)
+    assert not model.uses_phones
+    np.testing.assert_array_equal(model.generate(audio, n, *conds(n), seed=0, steps=2, phones=track), before)
+    model.a2l = add_phone_input(model.a2l, len(CT.VISEME_CLASSES))
+    assert model.uses_phones and add_phone_input(model.a2l, len(CT.VISEME_CLASSES)) is model.a2l
+    with pytest.raises(ValueError, match="classes"):
+        add_phone_input(model.a2l, 5)
+    # Zero at first: the model is what it was, with or without a track.
+    np.testing.assert_allclose(model.generate(audio, n, *conds(n), seed=0, steps=2, phones=track), before, atol=1e-6)
+    cfg = TrainConfig(*tiny_configs(), a2l_steps=3, batch=4, val_every=100)
+    cfg.audio2latents = model.a2l.config
+    ema = a2l_stage(model, corpus, cfg, TrainingState(None), lambda m: None, lambda m: None)
+    assert model.a2l.phone_in.weight.abs().sum() > 0  # the track's embedding learned something
+    with_track = ema.generate(audio, n, *conds(n), seed=0, steps=2, phones=track)
+    assert np.abs(with_track - ema.generate(audio, n, *conds(n), seed=0, steps=2)).max() > 1e-4
+    assert np.abs(with_track - ema.generate(audio, n, *conds(n), seed=0, steps=2, phones=track,
+                                            guidance=1.5)).max() > 1e-4
+    with pytest.raises(ValueError, match="one class per frame"):
+        ema.generate(audio, n, *conds(n), seed=0, steps=2, phones=track[:-1])
+    ema.save(tmp_path / "p.pt")
+    loaded, _ = NeuralModel.load(tmp_path / "p.pt")
+    assert loaded.a2l.config.phone_classes == len(CT.VISEME_CLASSES)
+    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), seed=0, steps=2, phones=track), with_track,
+                               atol=1e-5)
+
+
+def test_phone_windows_are_hidden_in_validation_and_sometimes_in_training(tmp_path):
+    from models.audio2latents import add_phone_input
+
+    corpus = CT.load(write_corpus(tmp_path)).with_visemes()
+    model = tiny_model()
+    model.a2l = add_phone_input(model.a2l, len(CT.VISEME_CLASSES))
+    batch = corpus.crops(corpus.indices("train"), 64, 30, torch.Generator().manual_seed(1))
+    seen = []
+    forward = model.a2l.forward
+
+    def spy(*args):
+        seen.append(args[-1])
+        return forward(*args)
+
+    model.a2l.forward = spy
+    cfg = model.a2l.config
+    a2l_batch_loss(model, batch, cfg, torch.Generator().manual_seed(2), train=True)
+    given = (seen[-1] > 0).any(1)
+    assert 10 < int(given.sum()) < 54  # about half of the windows see the track (p_drop_phones 0.5)
+    # Where given, it is the corpus's class + 1 (0 where unknown).
+    expect = (batch["viseme"] + 1).clamp_min(0)
+    assert torch.equal(seen[-1][given], expect[given])
+    a2l_batch_loss(model, batch, cfg, torch.Generator().manual_seed(2), train=False)
+    assert not (seen[-1] > 0).any()
+
+
+def test_finetune_spec_adds_the_phone_input(tmp_path, monkeypatch):
+    monkeypatch.setenv("VASA_RIG_PLOT", "0")
+    corpus_dir = _pack_fixture(tmp_path)
+    FT.pack([str(corpus_dir)], str(tmp_path / "p.npz"), {"flite": 100.0})
+    FT.render(str(tmp_path / "p.npz"), str(tmp_path / "r.pt"), workers=1)
+    tiny_model().save(tmp_path / "i.pt")
+    assert FT.main(["train", str(tmp_path / "r.pt"), str(tmp_path / "out"), "2",
+                    f"v={tmp_path / 'i.pt'}:flow:16:0:1.5:1:0:1"]) == 0
+    model, extra = NeuralModel.load(tmp_path / "out" / "v.pt")
+    assert model.uses_phones and extra["phones"] is True and extra["strong_augment"] is True
