@@ -92,8 +92,12 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if not args.quiet:
         extra = take.meta.extra
-        how = (f"{extra['phones']} phones ({extra.get('phones_source', 'aligned')})" if "phones" in extra
-               else f"{take.meta.engine} engine, {extra.get('steps', '?')} sampling steps")
+        parts = [f"{take.meta.engine} engine"]
+        if "steps" in extra:
+            parts.append(f"{extra['steps']} sampling steps")
+        if "phones" in extra:
+            parts.append(f"{extra['phones']} phones ({extra.get('phones_source', 'aligned')})")
+        how = ", ".join(parts)
         print(f"wrote {out}: {take.num_frames} frames at {take.fps:g} fps ({clip.duration:.2f} s of audio); "
               f"{how} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0

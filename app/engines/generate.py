@@ -29,6 +29,7 @@ _REGISTERED: dict[str, EngineFn] = {}
 
 # Share of the progress bar each procedural stage takes (alignment dominates).
 _ALIGN_SHARE = 0.85
+_NEURAL_ALIGN_SHARE = 0.7  # forced alignment takes most of a neural take's time
 
 
 class GenerateError(Exception):
@@ -193,13 +194,28 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
 
     steps = int(settings.extra.get("steps") or DEFAULT_STEPS)
     guidance = float(settings.extra.get("guidance", DEFAULT_GUIDANCE))  # 0 is a valid value (unconditional)
+    extra: dict = {"steps": steps, "guidance": guidance, "inpainted": locked is not None}
     t0 = time.perf_counter()
     try:
-        curves = neural.generate_neural(clip, settings, progress, cancel, locked=locked, steps=steps,
-                                        guidance=guidance)
+        alignment = None
+        # A transcript (or phone file) gives the model the clip's phones as well as its audio, when it takes
+        # them: forced alignment is fast (about 20x real time); recognition without a transcript is not, so the
+        # engine never runs it and listens to the audio alone.
+        if (settings.transcript or settings.phones_file) and neural.uses_phones():
+            sub = (lambda f: progress(_NEURAL_ALIGN_SHARE * min(max(f, 0.0), 1.0))) if progress else None
+            alignment = phone_alignment(clip, settings, sub, cancel)
+            extra.update(phones_source=alignment.source, phones=len(alignment.speech_phones()),
+                         align_seconds=round(time.perf_counter() - t0, 3))
+            if settings.phones_file:
+                extra["phones_file"] = str(settings.phones_file)
+        t1 = time.perf_counter()
+        rest = progress if progress is None or alignment is None else (
+            lambda f: progress(_NEURAL_ALIGN_SHARE + (1 - _NEURAL_ALIGN_SHARE) * f))
+        curves = neural.generate_neural(clip, settings, rest, cancel, locked=locked, steps=steps,
+                                        guidance=guidance, phones=alignment.phones if alignment else None)
     except neural.GenerationCancelled as exc:
         raise GenerationCancelled(str(exc)) from None
     except neural.NeuralEngineError as exc:
         raise GenerateError(str(exc)) from None
-    return curves, {"steps": steps, "guidance": guidance, "inpainted": locked is not None,
-                    "synthesis_seconds": round(time.perf_counter() - t0, 3)}
+    extra["synthesis_seconds"] = round(time.perf_counter() - t1, 3)
+    return curves, extra

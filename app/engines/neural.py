@@ -52,6 +52,11 @@ def load_model(checkpoint: str | Path | None = None, device: str | None = None):
         return _cache[(path, dev)]
 
 
+def uses_phones(checkpoint: str | Path | None = None, device: str | None = None) -> bool:
+    """Whether the checkpoint's model takes a phone track (from a transcript aligned to the audio)."""
+    return bool(load_model(checkpoint, device).uses_phones)
+
+
 def conditions(settings, num_frames: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame (emotion weights (frames, 8), gaze (frames, 2) deg, head distance (frames,) cm) from the
     settings, with emotion keys interpolated as the procedural engine does."""
@@ -67,13 +72,15 @@ def conditions(settings, num_frames: int) -> tuple[np.ndarray, np.ndarray, np.nd
 def generate_neural(clip, settings, progress: Callable[[float], None] | None = None,
                     cancel: Callable[[], bool] | None = None,
                     locked: tuple[np.ndarray, np.ndarray] | None = None, steps: int | None = None,
-                    guidance: float | None = None,
+                    guidance: float | None = None, phones=None,
                     *, checkpoint: str | Path | None = None, device: str | None = None) -> np.ndarray:
     """(frames, 180) float32 base curves for ``clip`` (AudioClip: 16 kHz mono float32 ``samples``).
 
     ``settings``: GenerateSettings (seed, emotion_keys, gaze, head_distance, articulation; eye_contact is not a
     condition of the trained model). ``locked``: (mask (frames,180) bool, values (frames,180)) kept exactly.
-    ``progress`` gets 0..1; ``cancel`` returning True raises GenerationCancelled."""
+    ``phones``: PhoneSegments aligned to the clip (from a transcript), for a model that takes a phone track
+    (:func:`uses_phones`); ignored by one that does not. ``progress`` gets 0..1; ``cancel`` returning True raises
+    GenerationCancelled."""
     from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, Locked
     from models.sampling import SamplingCancelled
 
@@ -93,10 +100,15 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
     model = load_model(checkpoint, device)
     w, gaze, dist = conditions(settings, n)
     cb = (lambda info: progress(info["fraction"])) if progress is not None else None
+    track = None
+    if phones is not None and model.uses_phones:
+        from models.corpus_tensors import viseme_frames
+
+        track = viseme_frames([(p.phone, p.start, p.end) for p in phones], n)
     try:
         curves = model.generate(samples, n, w, gaze, dist, seed=int(getattr(settings, "seed", 0)),
                                 steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel,
-                                guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance))
+                                guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance), phones=track)
     except SamplingCancelled as exc:
         raise GenerationCancelled("generation was cancelled") from exc
     articulation = float(getattr(settings, "articulation", 1.0))

@@ -65,6 +65,28 @@ def test_generate_take_with_transcript(clip):
     assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
 
 
+def test_neural_engine_follows_the_transcripts_phones(clip, phones_file):
+    """With a transcript (or phone file) the shipped model also gets the aligned phones: the lips meet on the
+    clip's p/b/m, where on audio alone a voice it has not heard can leave them apart."""
+    from app.engines import metrics as M
+    from app.engines.phonetics.phone_files import read_phone_file
+
+    alignment = read_phone_file(phones_file)
+    seen = []
+    heard = generate_take(clip, GenerateSettings(engine="neural", seed=3))
+    told = generate_take(clip, GenerateSettings(engine="neural", seed=3, transcript=TEXT), progress=seen.append)
+    assert "phones" not in heard.meta.extra  # no transcript: no recognition either (it is slow)
+    assert told.meta.extra["phones_source"] == "forced" and told.meta.extra["phones"] > 20
+    assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
+    assert np.abs(told.base - heard.base).max() > 0.05
+    figures = M.evaluate(told.evaluate(), alignment.phones, clip.samples, clip.sample_rate)
+    assert figures.bilabials >= 3 and figures.closed == figures.bilabials
+    # A phone file does the same without PocketSphinx.
+    filed = generate_take(clip, GenerateSettings(engine="neural", seed=3, phones_file=str(phones_file)))
+    assert filed.meta.extra["phones_file"] == str(phones_file)
+    np.testing.assert_allclose(filed.base, told.base, atol=1e-5)
+
+
 def test_unknown_engine_and_cancel(clip):
     assert "procedural" in engine_names()
     with pytest.raises(GenerateError, match="unknown engine 'nonesuch'"):
