@@ -63,6 +63,7 @@ def _print_project(path: Path) -> int:
     print(f"{path.name}: take '{take.name}', {take.num_frames} frames at {take.fps:g} fps ({take.duration:.2f} s)")
     print(f"  audio: {take.audio.path if take.audio else 'none'}")
     emotions = ", ".join(f"{k.emotion}:{k.intensity:g}@{k.time:g}s" for k in m.emotion_keys)
-    print(f"  engine {m.engine}, seed {m.seed}, emotion {emotions}, gaze {m.gaze}, head distance {m.head_distance:g}")
+    print(f"  engine {m.engine_label()}, seed {m.seed}, emotion {emotions}, gaze {m.gaze}, "
+          f"head distance {m.head_distance:g}")
     print(f"  edited channels: {len(take.edits)}, locks: {len(take.locks)}")
     return 0

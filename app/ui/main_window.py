@@ -205,7 +205,8 @@ class MainWindow(QMainWindow):
         if take is None:
             return ""
         m = take.meta
-        return (f"{take.num_frames} frames @ {take.fps:g} fps\n{take.duration:.2f} s · {m.engine} · seed {m.seed}"
+        return (f"{take.num_frames} frames @ {take.fps:g} fps\n{take.duration:.2f} s · seed {m.seed}\n"
+                f"{m.engine_label()}"
                 + ("\n" + f"{len(take.locks)} lock(s)" if take.locks else ""))
 
     def _history_changed(self) -> None:

@@ -3,7 +3,7 @@ import pytest
 
 from app.core.keys import Interp, Keys
 from app.core.rig import load_rig
-from app.core.take import EmotionKey, Lock, Take, blend_locked
+from app.core.take import EmotionKey, GenerationMeta, Lock, Take, blend_locked
 
 rig = load_rig()
 JAW = rig.index("CTRL_C_jaw-translateY")
@@ -90,3 +90,13 @@ def test_locked_mask():
     t = Take(_wave(), locks=[Lock(5, 10, (JAW,)), Lock(100, 200)])
     m = t.locked_mask()
     assert m[5:10, JAW].all() and not m[5:10, BLINK].any() and m[100:, :].all() and not m[10:100].any()
+
+
+def test_engine_label_names_the_sampler_settings():
+    assert GenerationMeta(engine="procedural", extra={"steps": 3}).engine_label() == "procedural"
+    assert GenerationMeta(engine="neural", extra={"steps": 2, "guidance": 1.5}).engine_label() == \
+        "neural, 2 steps, guidance 1.5"
+    assert GenerationMeta(engine="neural", extra={"steps": 1, "guidance": 0.0}).engine_label() == \
+        "neural, 1 step, guidance 0"
+    # A project written by hand may carry anything in extra: the label keeps to what it can read.
+    assert GenerationMeta(engine="neural", extra={"steps": "two", "guidance": None}).engine_label() == "neural"

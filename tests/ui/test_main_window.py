@@ -334,5 +334,13 @@ def test_neural_engine_with_guidance_from_the_panel(qtbot, generated):
     take = window.document.take
     assert take.meta.engine == "neural" and take.meta.extra["guidance"] == 1.5
     assert np.abs(take.evaluate() - plain).max() > 0.01
+    with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
+        controls.new_take.click()
+    qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
+    # The takes list and the take's info say how each take was sampled, so takes can be told apart.
+    newest = controls.takes.item(controls.takes.count() - 1).text()
+    assert "neural, 2 steps, guidance 1.5" in newest and "procedural" in controls.takes.item(0).text()
+    assert "guidance 1.5" in window.timeline.info.text()
+    window.act_undo.trigger()  # back to the guided take of before the new one
     window.act_undo.trigger()  # back to the unguided take, and the panel follows
     assert controls.guidance.value() == 1.0
