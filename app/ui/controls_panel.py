@@ -139,7 +139,7 @@ class ControlsPanel(QWidget):
         f.addRow("Guidance", self.guidance)
         f.addRow("Seed", seed_row)
         self.takes = QListWidget()
-        self.takes.setMaximumHeight(110)
+        self.takes.setMaximumHeight(150)
         self.takes.setToolTip("Generated takes: click one to use it (undoable)")
         f.addRow(self.takes)
         layout.addWidget(gen)
@@ -207,13 +207,18 @@ class ControlsPanel(QWidget):
             self.show_request(self._request)
 
     def show_variants(self, labels: list[str], current: int | None) -> None:
+        """One item per take; a label's second line (how it was made) is shown indented under its first."""
         self.takes.clear()
         for i, label in enumerate(labels):
-            item = QListWidgetItem(label)
+            head, _, detail = label.partition("\n")
+            marker = "▶ " if i == current else "   "
+            item = QListWidgetItem(marker + head + (f"\n     {detail}" if detail else ""))
+            item.setToolTip(label.replace("\n", "  ·  "))
             if i == current:
                 item.setForeground(Qt.GlobalColor.white)
-                item.setText("▶ " + label)
             self.takes.addItem(item)
+        if current is not None:
+            self.takes.scrollToItem(self.takes.item(current))
 
     def current_emotion_index(self, request: GenerationRequest) -> int:
         keys = request.emotion_keys

@@ -92,7 +92,7 @@ class Document(QObject):
 
     def add_variant(self, base: np.ndarray, meta: GenerationMeta) -> TakeVariant:
         self._variant_counter += 1
-        label = f"Take {self._variant_counter}  ·  seed {meta.seed}  ·  {meta.engine_label()}"
+        label = f"Take {self._variant_counter}  ·  seed {meta.seed}"  # the takes list adds how it was made
         variant = TakeVariant(label, np.asarray(base, np.float32), meta)
         self.variants.append(variant)
         del self.variants[:-MAX_TAKES]

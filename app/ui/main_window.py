@@ -239,7 +239,7 @@ class MainWindow(QMainWindow):
         for i, v in enumerate(self.document.variants):
             if take is not None and v.meta == take.meta:
                 current = i
-        self.controls.show_variants([v.label for v in self.document.variants], current)
+        self.controls.show_variants([f"{v.label}\n{v.meta.engine_label()}" for v in self.document.variants], current)
 
     # --- generation -------------------------------------------------------------------------------------------------
     def generate(self, request: GenerationRequest | None = None, tag: str = "regen", immediate: bool = False) -> bool:

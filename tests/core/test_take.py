@@ -98,5 +98,7 @@ def test_engine_label_names_the_sampler_settings():
         "neural, 2 steps, guidance 1.5"
     assert GenerationMeta(engine="neural", extra={"steps": 1, "guidance": 0.0}).engine_label() == \
         "neural, 1 step, guidance 0"
+    assert GenerationMeta(engine="neural", extra={"steps": 2, "guidance": 1.0, "phones": 31}).engine_label() == \
+        "neural, 2 steps, guidance 1, transcript phones"
     # A project written by hand may carry anything in extra: the label keeps to what it can read.
     assert GenerationMeta(engine="neural", extra={"steps": "two", "guidance": None}).engine_label() == "neural"
