@@ -98,6 +98,9 @@ def run(args: argparse.Namespace) -> int:
         if "phones" in extra:
             parts.append(f"{extra['phones']} phones ({extra.get('phones_source', 'aligned')})")
         how = ", ".join(parts)
+        if "phones_error" in extra:
+            print(f"warning: the transcript was not used ({extra['phones_error']}); the take follows the audio alone",
+                  file=sys.stderr)
         print(f"wrote {out}: {take.num_frames} frames at {take.fps:g} fps ({clip.duration:.2f} s of audio); "
               f"{how} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0

@@ -201,13 +201,19 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
         # A transcript (or phone file) gives the model the clip's phones as well as its audio, when it takes
         # them: forced alignment is fast (about 20x real time); recognition without a transcript is not, so the
         # engine never runs it and listens to the audio alone.
+        # A transcript that does not fit the speech costs the take nothing: the audio alone still drives it, and
+        # the reason is kept (extra["phones_error"]) for the CLI and the app to report.
         if (settings.transcript or settings.phones_file) and neural.uses_phones():
             sub = (lambda f: progress(_NEURAL_ALIGN_SHARE * min(max(f, 0.0), 1.0))) if progress else None
-            alignment = phone_alignment(clip, settings, sub, cancel)
-            extra.update(phones_source=alignment.source, phones=len(alignment.speech_phones()),
-                         align_seconds=round(time.perf_counter() - t0, 3))
-            if settings.phones_file:
-                extra["phones_file"] = str(settings.phones_file)
+            try:
+                alignment = phone_alignment(clip, settings, sub, cancel)
+            except GenerateError as exc:
+                extra["phones_error"] = str(exc)
+            else:
+                extra.update(phones_source=alignment.source, phones=len(alignment.speech_phones()))
+                if settings.phones_file:
+                    extra["phones_file"] = str(settings.phones_file)
+            extra["align_seconds"] = round(time.perf_counter() - t0, 3)
         t1 = time.perf_counter()
         rest = progress if progress is None or alignment is None else (
             lambda f: progress(_NEURAL_ALIGN_SHARE + (1 - _NEURAL_ALIGN_SHARE) * f))

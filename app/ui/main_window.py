@@ -306,7 +306,13 @@ class MainWindow(QMainWindow):
         secs = self.generator.last_duration_s or 0.0
         log.info("Generated %.2f s of animation in %.2f s (%s engine, seed %d)", take.duration, secs, meta.engine,
                  meta.seed)
-        self.statusBar().showMessage(f"Generated in {secs:.2f} s", 5000)
+        if meta.extra.get("phones_error"):
+            log.warning("The transcript was not used: %s. The take follows the audio alone.",
+                        meta.extra["phones_error"])
+            self.statusBar().showMessage(f"Generated in {secs:.2f} s from the audio alone: the transcript did not "
+                                         f"fit (see the log)", 8000)
+        else:
+            self.statusBar().showMessage(f"Generated in {secs:.2f} s", 5000)
 
     def _generation_failed(self, message: str, details: str) -> None:
         log.error("Generation failed: %s", message)

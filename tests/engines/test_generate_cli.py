@@ -177,6 +177,19 @@ def test_cli_clear_errors(tmp_path):
         cli(str(CLIP), "-o", out, "--transcript", "The weather in Paris is lovely today and tomorrow as well")
 
 
+@needs_clip
+def test_neural_take_survives_a_transcript_that_does_not_fit(tmp_path, capsys):
+    out = tmp_path / "n.vrig"
+    assert cli(str(CLIP), "-o", str(out), "--engine", "neural", "--seed", "3", "--transcript",
+               "The weather in Paris is lovely today and tomorrow as well") == 0
+    take = load_project(out)
+    assert "does not match the speech" in take.meta.extra["phones_error"] and "phones" not in take.meta.extra
+    assert "the transcript was not used" in capsys.readouterr().err
+    plain = tmp_path / "p.vrig"
+    assert cli(str(CLIP), "-o", str(plain), "--engine", "neural", "--seed", "3", "--quiet") == 0
+    np.testing.assert_allclose(take.base, load_project(plain).base, atol=1e-5)  # the audio alone, as without one
+
+
 def test_progress_bar_lines():
     import io
 
