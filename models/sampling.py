@@ -66,22 +66,17 @@ def time_grid(steps: int, shift: float = 1.0) -> list[float]:
     return [x / (x + shift * (1.0 - x)) if 0 < x < 1 else x for x in u]
 
 
-def flow_steps(x: torch.Tensor, velocity: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], steps: int,
-               project: Callable[[torch.Tensor], torch.Tensor] | None = None,
-               callback: Callable[[int], None] | None = None, shift: float = 1.0) -> torch.Tensor:
-    """Integrate from noise ``x`` (t=0) to data (t=1) in ``steps`` Euler steps on :func:`time_grid`; returns x1."""
-    ts = time_grid(steps, shift)
-    for i in range(steps):
-        t, t_next = float(ts[i]), float(ts[i + 1])
-        v = velocity(x, torch.full((x.shape[0],), t, device=x.device))
-        x1_hat = x + (1.0 - t) * v
-        x0_hat = x - t * v
-        if project is not None:
-            x1_hat = project(x1_hat)
-        x = x1_hat if i == steps - 1 else t_next * x1_hat + (1.0 - t_next) * x0_hat
-        if callback is not None:
-            callback(i)
-    return x
+def euler_step(x: torch.Tensor, v: torch.Tensor, t: float, t_next: float, last: bool,
+               project: Callable[[torch.Tensor], torch.Tensor] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+    """One Euler step from time ``t`` to ``t_next`` given the velocity ``v`` at ``x``: returns (the next x, the
+    clean estimate x1_hat, after ``project`` if given). On the ``last`` step the next x is x1_hat itself."""
+    x1 = x + (1.0 - t) * v
+    if project is not None:
+        x1 = project(x1)
+    if last:
+        return x1, x1
+    x0 = x - t * v
+    return t_next * x1 + (1.0 - t_next) * x0, x1
 
 
 def _group(plans: list[WindowPlan]) -> list[list[int]]:
@@ -169,9 +164,7 @@ def sample_sequence(denoiser: Denoiser, num_frames: int, latent_dim: int, *, win
                 else:
                     mask, ctx = ctx_mask, context(out)
                 v = denoiser(x, torch.full((b,), t, device=device), starts, n, ctx, mask)
-                x1 = proj(x + (1.0 - t) * v)
-                x0 = x - t * v
-                x = x1 if i == steps - 1 else t_next * x1 + (1.0 - t_next) * x0
+                x, x1 = euler_step(x, v, t, t_next, i == steps - 1, proj)
                 for j, p in enumerate(ps):
                     estimate[p.gen_from:p.stop] = x1[j, n_ctx[j]:]
                 tick()
