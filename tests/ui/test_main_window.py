@@ -340,6 +340,8 @@ def test_neural_engine_with_guidance_from_the_panel(qtbot, generated):
     # The takes list and the take's info say how each take was sampled, so takes can be told apart.
     newest = controls.takes.item(controls.takes.count() - 1).text()
     assert "neural, 2 steps, guidance 1.5" in newest and "procedural" in controls.takes.item(0).text()
+    # The example comes with its transcript, so the neural take also followed the aligned phones.
+    assert "transcript phones" in newest and take.meta.extra["phones_source"] == "forced"
     assert "guidance 1.5" in window.timeline.info.text()
     window.act_undo.trigger()  # back to the guided take of before the new one
     window.act_undo.trigger()  # back to the unguided take, and the panel follows
