@@ -14,6 +14,7 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -68,6 +69,7 @@ class LabeledSlider(QWidget):
 
 class ControlsPanel(QWidget):
     request_changed = Signal(object)  # GenerationRequest: regenerate (debounced by the window)
+    problem = Signal(str, str)  # title, message: something the user asked for could not be done
     new_take_requested = Signal(object)  # GenerationRequest with a fresh seed: generate as a new variant
     variant_picked = Signal(int)
     add_emotion_key_requested = Signal()
@@ -150,6 +152,18 @@ class ControlsPanel(QWidget):
         self.transcript.setPlaceholderText("Type what is said; the take regenerates when you pause typing.")
         self.transcript.setMaximumHeight(80)
         tl.addWidget(self.transcript)
+        phones_row = QHBoxLayout()
+        self.phones_label = QLabel()
+        self.phones_label.setWordWrap(True)
+        self.load_phones = QPushButton("Phones…")
+        self.load_phones.setToolTip("Use phone timings from another aligner (Praat TextGrid, HTK .lab, TIMIT .phn, "
+                                    "TSV, JSON) instead of aligning the transcript: for any language")
+        self.clear_phones = QPushButton("Clear")
+        self.clear_phones.setToolTip("Stop using the phone file; the transcript is aligned again")
+        phones_row.addWidget(self.phones_label, 1)
+        phones_row.addWidget(self.load_phones)
+        phones_row.addWidget(self.clear_phones)
+        tl.addLayout(phones_row)
         layout.addWidget(tr)
         layout.addStretch(1)
 
@@ -169,6 +183,8 @@ class ControlsPanel(QWidget):
         self.new_take.clicked.connect(self._new_take)
         self.add_key.clicked.connect(self.add_emotion_key_requested)
         self.takes.itemClicked.connect(lambda item: self.variant_picked.emit(self.takes.row(item)))
+        self.load_phones.clicked.connect(self._pick_phone_file)
+        self.clear_phones.clicked.connect(lambda: self.set_phone_file(None))
         self.show_request(self._request)
 
     # --- model -> widgets ---------------------------------------------------------------------------------------
@@ -193,6 +209,7 @@ class ControlsPanel(QWidget):
             self.seed.setValue(request.seed)
             if self.transcript.toPlainText().strip() != (request.transcript or "").strip():
                 self.transcript.setPlainText(request.transcript or "")
+            self._show_phone_file(request.phones_file)
             n = len(request.emotion_keys)
             self.emotion_hint.setText(f"{n} emotion key{'s' if n != 1 else ''}; edits the key in effect at the "
                                       "playhead.")
@@ -250,6 +267,43 @@ class ControlsPanel(QWidget):
             return
         self._request = self.request()
         self.request_changed.emit(self._request)
+
+    def _show_phone_file(self, path: str | None) -> None:
+        from pathlib import Path
+
+        if path:
+            self.phones_label.setText(f"Phones: {Path(path).name}")
+            self.phones_label.setToolTip(f"{path}\nUsed instead of aligning the transcript")
+        else:
+            self.phones_label.setText("Phones: aligned from the transcript")
+            self.phones_label.setToolTip("")
+        self.clear_phones.setEnabled(bool(path))
+
+    def set_phone_file(self, path: str | None) -> bool:
+        """Use the phone timings in ``path`` (None: align the transcript again) and regenerate. A file that
+        cannot be read is refused with a message; returns whether the request changed."""
+        if path:
+            from app.engines.phonetics.phone_files import read_phone_file
+            from app.engines.phonetics.segments import PhoneticsError
+
+            try:
+                read_phone_file(path)
+            except PhoneticsError as exc:
+                self.problem.emit("Cannot use this phone file", str(exc))
+                return False
+        if (path or None) == self._request.phones_file:
+            return False
+        self._request = dataclasses.replace(self._request, phones_file=path or None)
+        self._show_phone_file(self._request.phones_file)
+        self._emit()
+        return True
+
+    def _pick_phone_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Phone timings", "",
+                                              "Phone timings (*.TextGrid *.textgrid *.lab *.phn *.tsv *.json);;"
+                                              "All files (*)")
+        if path:
+            self.set_phone_file(path)
 
     def _engine_changed(self, *_):
         self.steps.setEnabled(self.engine.currentData() == "neural")

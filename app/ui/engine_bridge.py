@@ -39,12 +39,15 @@ class GenerationRequest:
     steps: int = 2  # the neural engine's default (models.pipeline.DEFAULT_STEPS, which imports torch)
     guidance: float = 1.0  # the neural engine's classifier-free guidance on its first step (1: off)
     transcript: str | None = None
+    phones_file: str | None = None  # phone timings from another aligner (TextGrid, .lab, ...); beats the transcript
     extra: dict = field(default_factory=dict)
 
     def meta(self) -> GenerationMeta:
         extra = dict(self.extra)
         extra["steps"] = self.steps
         extra["guidance"] = self.guidance
+        if self.phones_file:
+            extra["phones_file"] = self.phones_file
         return GenerationMeta(engine=self.engine, seed=self.seed, emotion_keys=self.emotion_keys, gaze=self.gaze,
                               eye_contact=self.eye_contact, head_distance=self.head_distance,
                               articulation=self.articulation, transcript=self.transcript or None, extra=extra)
@@ -58,7 +61,9 @@ class GenerationRequest:
                                  steps=int(meta.extra.get("steps", GenerationRequest.steps)),
                                  guidance=float(meta.extra.get("guidance", GenerationRequest.guidance)),
                                  transcript=meta.transcript,
-                                 extra={k: v for k, v in meta.extra.items() if k not in ("steps", "guidance")})
+                                 phones_file=str(meta.extra["phones_file"]) if meta.extra.get("phones_file") else None,
+                                 extra={k: v for k, v in meta.extra.items()
+                                        if k not in ("steps", "guidance", "phones_file")})
 
 
 def available_engines() -> dict[str, str | None]:
@@ -107,6 +112,7 @@ def _run_engine(clip, request, progress, cancel):
     from app.engines.generate import GenerateSettings, generate_take
 
     settings = GenerateSettings(engine=request.engine, transcript=request.transcript or None,
+                                phones_file=request.phones_file or None,
                                 emotion_keys=tuple(request.emotion_keys), gaze=tuple(request.gaze),
                                 eye_contact=request.eye_contact, head_distance=request.head_distance,
                                 articulation=request.articulation, seed=request.seed,
@@ -116,6 +122,8 @@ def _run_engine(clip, request, progress, cancel):
     extra = dict(meta.extra)
     extra.setdefault("steps", request.steps)
     extra.setdefault("guidance", request.guidance)
+    if request.phones_file:  # kept even when the engine could not use it, so the panel still shows it
+        extra.setdefault("phones_file", request.phones_file)
     return np.asarray(take.base, np.float32), dataclasses.replace(meta, extra=extra)
 
 

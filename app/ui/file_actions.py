@@ -17,6 +17,7 @@ from app.core.take import GenerationMeta, Take
 from app.core.timebase import FPS, frames_for_duration
 from app.io.audio import AudioError, load_audio
 from app.io.export import ExportError, ExportOptions, read_take, write_take
+from app.io.sidecars import find_sidecars
 from app.ui.engine_bridge import GenerationRequest
 from app.ui.export_dialog import ExportDialog
 from app.ui.jobs import FunctionJob
@@ -95,11 +96,27 @@ class FileActions(QObject):
             job.wait(timeout_ms)
 
     def _open_audio(self, path: Path, transcript: str | None) -> None:
+        """Opens the recording and generates its first take. Without a given transcript, a transcript (LINE.txt)
+        and phone timings (LINE.TextGrid, .lab, .phn) found beside it are used (app/io/sidecars.py)."""
         self.w.statusBar().showMessage(f"Reading {path.name}…")
 
-        def loaded(clip) -> None:
+        def read():
+            return load_audio(path), (find_sidecars(path) if transcript is None else None)
+
+        def loaded(result) -> None:
+            clip, found = result
+            text, phones_file = transcript, None
+            if found is not None:
+                for why in found.skipped:
+                    log.warning("Not using %s", why)
+                if found.transcript_path is not None:
+                    text = found.transcript
+                    log.info("Transcript from %s", found.transcript_path.name)
+                if found.phones_path is not None:
+                    phones_file = str(found.phones_path)
+                    log.info("Phone timings from %s", found.phones_path.name)
             n = frames_for_duration(clip.duration, FPS)
-            request = GenerationRequest(transcript=transcript)
+            request = GenerationRequest(transcript=text, phones_file=phones_file)
             take = Take.rest(n, fps=FPS, name=path.stem, audio=clip.ref(), meta=request.meta())
             self.document.set_take(take, clip, None)
             self._opened(path)
@@ -109,7 +126,7 @@ class FileActions(QObject):
             self.w.show_error("Cannot open audio", message)
             log.error("Cannot open %s: %s", path.name, message)
 
-        self._run(lambda: load_audio(path), loaded, failed)
+        self._run(read, loaded, failed)
 
     def _open_project(self, path: Path) -> bool:
         try:

@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self.controls.request_changed.connect(self._controls_changed)
         self.controls.new_take_requested.connect(lambda r: self.generate(r, tag="variant", immediate=True))
         self.controls.variant_picked.connect(self.pick_variant)
+        self.controls.problem.connect(lambda title, message: self.show_error(title, message))
         self.controls.add_emotion_key_requested.connect(lambda: self.add_emotion_key(self.context.frame /
                                                                                      self.context.fps))
         lane = self.timeline.emotions

@@ -346,3 +346,42 @@ def test_neural_engine_with_guidance_from_the_panel(qtbot, generated):
     window.act_undo.trigger()  # back to the guided take of before the new one
     window.act_undo.trigger()  # back to the unguided take, and the panel follows
     assert controls.guidance.value() == 1.0
+
+
+def test_transcript_and_phone_file_beside_the_audio_are_used(qtbot, window, tmp_path):
+    import shutil
+
+    from app.engines.phonetics.pocketsphinx_aligner import align_audio
+    from app.io.audio import load_audio
+    from app.ui.file_actions import example_clip
+
+    wav, transcript = example_clip()
+    line = tmp_path / "line.wav"
+    shutil.copy(wav, line)
+    (tmp_path / "line.txt").write_text(transcript + "\n", encoding="utf-8")
+    clip = load_audio(line)
+    phones = align_audio(clip.samples, clip.sample_rate, transcript).phones
+    (tmp_path / "line.lab").write_text("".join(f"{round(p.start * 1e7)} {round(p.end * 1e7)} {p.phone.lower()}\n"
+                                               for p in phones))
+    with qtbot.waitSignal(window.generator.idle, timeout=GEN_TIMEOUT_MS):
+        assert window.files.open_path(line, confirmed=True)
+    take = window.document.take
+    assert take.meta.transcript == transcript
+    assert take.meta.extra["phones_file"] == str(tmp_path / "line.lab") and take.meta.extra["phones"] > 20
+    controls = window.controls
+    assert "line.lab" in controls.phones_label.text() and controls.clear_phones.isEnabled()
+    # Clear: the transcript is aligned again.
+    with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
+        controls.clear_phones.click()
+    qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
+    assert "phones_file" not in take.meta.extra and take.meta.extra["phones_source"] == "forced"
+    assert not controls.clear_phones.isEnabled() and "transcript" in controls.phones_label.text()
+    # A file that does not parse is refused with a message and changes nothing.
+    bad = tmp_path / "bad.TextGrid"
+    bad.write_text("nothing like a TextGrid")
+    assert not controls.set_phone_file(str(bad))
+    assert "Cannot use this phone file" in window._last_error_box.text() + window._last_error_box.windowTitle()
+    assert "phones_file" not in take.meta.extra and not window.generator.busy
+    # Undo brings the phone file back, and the panel shows it.
+    window.act_undo.trigger()
+    assert take.meta.extra["phones_file"] == str(tmp_path / "line.lab") and "line.lab" in controls.phones_label.text()
