@@ -1,13 +1,14 @@
 """Measure a checkpoint against the teacher (the corpus's own curves) on held-out splits, with the figures of
 quality_metrics.md (app/engines/metrics.py).
 
-    python -m models.evaluate CORPUS CKPT [CKPT...] [--steps N[,N...]] [--guidance G] [--smooth K] [--seeds S]
-        [--clips N] [--splits val_real,val_voice] [--voices VOICE[,VOICE...]] [--shift S]
+    python -m models.evaluate CORPUS CKPT [CKPT...] [--steps N[,N...]] [--guidance G] [--phone-guidance G]
+        [--smooth K] [--seeds S] [--clips N] [--splits val_real,val_voice] [--voices VOICE[,VOICE...]] [--shift S]
 
 ``--voices`` keeps the clips of those voices only (the manifest's ``voice``, e.g. ``asterisk:Carlo``), to measure
 one held-out speaker at a time. ``--shift`` overrides the checkpoints' sampling time shift (sampling.time_grid).
 A checkpoint that takes a phone track (``NeuralModel.uses_phones``) is measured twice: on audio alone, and
-``+phones`` with the clip's own aligned phones (what a transcript gives it in the app).
+``+phones`` with the clip's own aligned phones (what a transcript gives it in the app), with the checkpoint's
+phone guidance unless ``--phone-guidance`` sets one.
 
 CORPUS is a corpus folder (only its labelled validation clips are read) or a packed .npz.
 """
@@ -62,6 +63,8 @@ def main(argv: list[str]) -> int:
     steps_list = [int(x) for x in _arg(argv, "--steps", "4").split(",")]
     clips = int(_arg(argv, "--clips", "40"))
     guidance = float(_arg(argv, "--guidance", "1.0"))
+    pg = _arg(argv, "--phone-guidance", "")
+    phone_guidance = float(pg) if pg else None  # None: each checkpoint's own
     smooth = int(_arg(argv, "--smooth", "0"))
     seeds = int(_arg(argv, "--seeds", "1"))
     splits = _arg(argv, "--splits", "val_real,val_voice").split(",")
@@ -83,12 +86,15 @@ def main(argv: list[str]) -> int:
                 name = "/".join(p.split("/")[-2:]) + ("" if direct else f" s{steps}") + (" +phones" if use else "")
                 gens[name] = (lambda m, k, u: lambda a, n, w, g, d, i, track: m.generate(
                     a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth, time_shift=shift,
-                    phones=track if u else None))(model, steps, use)
+                    phones=track if u else None,
+                    phone_guidance=phone_guidance))(model, steps, use)
     for split in splits:
         t0 = time.time()
         with torch.inference_mode():
             res = evaluate(corpus, split, gens, clips, seeds)
-        print(f"== {split} ({time.time() - t0:.0f}s, guidance={guidance}, smooth={smooth}, seeds={seeds})")
+        shown = "checkpoint's" if phone_guidance is None else phone_guidance
+        print(f"== {split} ({time.time() - t0:.0f}s, guidance={guidance}, phone guidance={shown}, "
+              f"smooth={smooth}, seeds={seeds})")
         for name, f in res.items():
             sd = " ".join(f"{r}={v:.3f}" for r, v in f.region_sd.items())
             print(f"{name:24s} clips={f.clips} closure={f.closure and round(f.closure, 3)} ({f.closed}/{f.bilabials}) "

@@ -58,6 +58,9 @@ class NeuralModel(nn.Module):
         # Where the sampler's steps fall in time (sampling.time_grid), chosen per checkpoint by measurement and
         # kept in its extra data as "time_shift"; 1 (uniform) for checkpoints without one.
         self.time_shift = 1.0
+        # Guidance along the phone track when a transcript's phones are given (generate's phone_guidance), also
+        # chosen per checkpoint by measurement and kept in its extra data as "phone_guidance"; 1 = off.
+        self.phone_guidance = 1.0
 
     @staticmethod
     def create(enc: AudioEncoderConfig, l2r: Latents2RigConfig, a2l: Audio2LatentsConfig) -> NeuralModel:
@@ -72,6 +75,8 @@ class NeuralModel(nn.Module):
         extra = dict(extra or {})
         if self.time_shift != 1.0:
             extra.setdefault("time_shift", self.time_shift)
+        if self.phone_guidance != 1.0:
+            extra.setdefault("phone_guidance", self.phone_guidance)
         if self.closure is not None:
             extra.setdefault("closure", self.closure.to_dict())
         save_checkpoint(path, self.modules_by_name(), extra=extra)
@@ -88,6 +93,11 @@ class NeuralModel(nn.Module):
             if not isinstance(shift, (int, float)) or not 0.1 <= float(shift) <= 10.0:
                 raise CheckpointError(f"{os.path.basename(path)}: time_shift {shift!r} is not a number in 0.1-10")
             model.time_shift = float(shift)
+        if isinstance(extra, dict) and "phone_guidance" in extra:
+            pg = extra["phone_guidance"]
+            if not isinstance(pg, (int, float)) or isinstance(pg, bool) or not 0.0 <= float(pg) <= 10.0:
+                raise CheckpointError(f"{os.path.basename(path)}: phone_guidance {pg!r} is not a number in 0-10")
+            model.phone_guidance = float(pg)
         if isinstance(extra, dict) and extra.get("closure") is not None:
             from .closure import ClosureError, ClosureHead
 
@@ -106,13 +116,16 @@ class NeuralModel(nn.Module):
                  guidance: float = DEFAULT_GUIDANCE, locked: Locked | None = None, mode: str = "lockstep",
                  smooth: int = DEFAULT_SMOOTH, callback: Callable[[dict], None] | None = None,
                  cancel: Callable[[], bool] | None = None, closure: bool = True,
-                 time_shift: float | None = None, phones: np.ndarray | None = None) -> np.ndarray:
+                 time_shift: float | None = None, phones: np.ndarray | None = None,
+                 phone_guidance: float | None = None) -> np.ndarray:
         """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
         one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm.
         ``closure``: run the checkpoint's lip-closure pass (models/closure.py) when it has one.
         ``time_shift``: where the steps fall (sampling.time_grid); None takes the checkpoint's.
         ``phones``: (num_frames,) mouth-shape class per frame (corpus_tensors.VISEME_CLASSES, -1 = unknown), e.g.
-        from a transcript aligned to the audio; used by a model that takes them (:attr:`uses_phones`)."""
+        from a transcript aligned to the audio; used by a model that takes them (:attr:`uses_phones`).
+        ``phone_guidance``: guidance on the phone track alone (the same pass without it as the reference), on the
+        first step like ``guidance``; 1 = off, None = the checkpoint's (:attr:`phone_guidance`)."""
         # inference_mode skips autograd bookkeeping entirely; inpainting needs gradients inside its projector,
         # which inference tensors cannot take part in, so that path runs under no_grad instead.
         inpaint = locked is not None and bool(np.asarray(locked.mask).any())
@@ -120,7 +133,9 @@ class NeuralModel(nn.Module):
             return self._generate(audio, num_frames, emotion_weights, gaze, head_distance, seed=seed, steps=steps,
                                   guidance=guidance, locked=locked, mode=mode, smooth=smooth, callback=callback,
                                   cancel=cancel, closure=closure,
-                                  shift=self.time_shift if time_shift is None else float(time_shift), phones=phones)
+                                  shift=self.time_shift if time_shift is None else float(time_shift), phones=phones,
+                                  phone_guidance=self.phone_guidance if phone_guidance is None
+                                  else float(phone_guidance))
 
     @property
     def uses_phones(self) -> bool:
@@ -128,7 +143,7 @@ class NeuralModel(nn.Module):
         return self.a2l.config.phone_classes > 0
 
     def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
-                  mode, smooth, callback, cancel, closure, shift, phones) -> np.ndarray:
+                  mode, smooth, callback, cancel, closure, shift, phones, phone_guidance) -> np.ndarray:
         self.eval()
         dev = self.device
         shape = (num_frames, self.rig.config.num_channels)
@@ -149,6 +164,7 @@ class NeuralModel(nn.Module):
             if phones.shape != (num_frames,):
                 raise ValueError(f"phones must be one class per frame, ({num_frames},), got {phones.shape}")
             track = (torch.as_tensor(phones, dtype=torch.long, device=dev) + 1).clamp(0, cfg.phone_classes)
+        phone_guided = track is not None and phone_guidance != 1.0 and not regression
 
         def denoiser(x, t, starts, n, ctx, ctx_mask):
             idx = torch.tensor(starts, device=dev)[:, None] + torch.arange(n, device=dev)[None]
@@ -156,17 +172,26 @@ class NeuralModel(nn.Module):
             p = None if track is None else track[idx]
             # Guidance acts on the first step only (t = 0), where the clip's shapes are decided: measured against
             # guiding every step, the lip-sync gain is the same, jitter is lower and it costs half as much.
-            if not guided or float(t[0]) > 0.0:
+            if not (guided or phone_guided) or float(t[0]) > 0.0:
                 return self.a2l(x, t, a, e, o, ctx, ctx_mask, phones=p)
+            # One batch of passes: full conditions; with audio guidance, none (audio, emotion and phones dropped);
+            # with phone guidance, everything but the phones.
             b = x.shape[0]
-            drop = torch.arange(2 * b, device=dev) >= b  # first half conditioned, second half not
+            passes = 1 + int(guided) + int(phone_guided)
 
-            def two(y: torch.Tensor) -> torch.Tensor:
-                return torch.cat([y, y])
+            def rep(y: torch.Tensor) -> torch.Tensor:
+                return torch.cat([y] * passes)
 
-            p2 = None if p is None else torch.cat([p, torch.zeros_like(p)])  # the unconditioned half hears nothing
-            v = self.a2l(two(x), two(t), two(a), two(e), two(o), two(ctx), two(ctx_mask), drop, drop, p2)
-            return v[b:] + guidance * (v[:b] - v[b:])
+            k = torch.arange(passes * b, device=dev) // b  # which pass each row belongs to
+            drop = (k == 1) if guided else torch.zeros_like(k, dtype=torch.bool)
+            pp = rep(p) * (k == 0)[:, None] if p is not None else None  # only the full pass hears the phones
+            v = self.a2l(rep(x), rep(t), rep(a), rep(e), rep(o), rep(ctx), rep(ctx_mask), drop, drop, pp)
+            full = v[:b]
+            if guided and phone_guided:
+                none, heard = v[b:2 * b], v[2 * b:]
+                return none + guidance * (heard - none) + phone_guidance * (full - heard)
+            ref = v[b:]
+            return ref + (guidance if guided else phone_guidance) * (full - ref)
 
         project = self._projector(locked, num_frames) if locked is not None and locked.mask.any() else None
         z = sample_sequence(denoiser, num_frames, cfg.latent_dim, window=cfg.window, context=cfg.context,

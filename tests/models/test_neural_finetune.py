@@ -513,3 +513,50 @@ def test_finetune_spec_adds_the_phone_input(tmp_path, monkeypatch):
                     f"v={tmp_path / 'i.pt'}:flow:16:0:1.5:1:0:1"]) == 0
     model, extra = NeuralModel.load(tmp_path / "out" / "v.pt")
     assert model.uses_phones and extra["phones"] is True and extra["strong_augment"] is True
+
+
+def test_phone_guidance_pushes_along_the_phone_track_on_the_first_step():
+    from models.audio2latents import add_phone_input
+
+    model = tiny_model()
+    model.a2l = add_phone_input(model.a2l, len(CT.VISEME_CLASSES))
+    torch.nn.init.normal_(model.a2l.phone_in.weight, std=0.5)  # as if trained
+    n = 40
+    audio = np.random.default_rng(1).standard_normal(int(n * SPF)).astype(np.float32) * 0.1
+    track = CT.viseme_frames([["M", 0.1, 0.2], ["AA", 0.2, 0.5]], n)
+
+    def run(**kw):
+        return model.generate(audio, n, *conds(n), seed=0, steps=2, **kw)
+
+    plain, heard = run(), run(phones=track)
+    pushed = run(phones=track, phone_guidance=2.0)
+    assert np.abs(pushed - heard).max() > 1e-4
+    # Without a track there is nothing to guide along: the setting changes nothing.
+    np.testing.assert_array_equal(run(phone_guidance=2.0), plain)
+    # At 0 the first step ignores the track (the pass without it), so the take moves towards the audio-only one.
+    assert np.abs(run(phones=track, phone_guidance=0.0) - plain).mean() < np.abs(heard - plain).mean()
+    both = run(phones=track, guidance=1.5, phone_guidance=2.0)
+    assert np.isfinite(both).all() and np.abs(both - run(phones=track, guidance=1.5)).max() > 1e-4
+
+
+def test_checkpoint_carries_its_phone_guidance(tmp_path):
+    from models.audio2latents import add_phone_input
+
+    model = tiny_model()
+    model.a2l = add_phone_input(model.a2l, len(CT.VISEME_CLASSES))
+    torch.nn.init.normal_(model.a2l.phone_in.weight, std=0.5)
+    model.phone_guidance = 2.5
+    model.save(tmp_path / "m.pt")
+    loaded, extra = NeuralModel.load(tmp_path / "m.pt")
+    assert loaded.phone_guidance == 2.5 and extra["phone_guidance"] == 2.5
+    n = 40
+    audio = np.random.default_rng(1).standard_normal(int(n * SPF)).astype(np.float32) * 0.1
+    track = CT.viseme_frames([["M", 0.1, 0.2], ["AA", 0.2, 0.5]], n)
+    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), seed=0, steps=2, phones=track),
+                               loaded.generate(audio, n, *conds(n), seed=0, steps=2, phones=track, phone_guidance=2.5),
+                               atol=1e-6)
+    payload = torch.load(tmp_path / "m.pt", weights_only=True)
+    payload["extra"]["phone_guidance"] = -3
+    torch.save(payload, tmp_path / "bad.pt")
+    with pytest.raises(CheckpointError, match="phone_guidance"):
+        NeuralModel.load(tmp_path / "bad.pt")
