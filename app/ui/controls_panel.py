@@ -70,6 +70,7 @@ class LabeledSlider(QWidget):
 class ControlsPanel(QWidget):
     request_changed = Signal(object)  # GenerationRequest: regenerate (debounced by the window)
     problem = Signal(str, str)  # title, message: something the user asked for could not be done
+    transcribe_requested = Signal()  # recognise the words of the open recording into the transcript box
     new_take_requested = Signal(object)  # GenerationRequest with a fresh seed: generate as a new variant
     variant_picked = Signal(int)
     add_emotion_key_requested = Signal()
@@ -152,6 +153,9 @@ class ControlsPanel(QWidget):
         self.transcript.setPlaceholderText("Type what is said; the take regenerates when you pause typing.")
         self.transcript.setMaximumHeight(80)
         tl.addWidget(self.transcript)
+        self.transcribe = QPushButton("Transcribe")
+        self.transcribe.setToolTip("Recognise the words (slow: about 1-2 s per second of audio) and put them here "
+                                   "to check and correct; the take then follows them")
         phones_row = QHBoxLayout()
         self.phones_label = QLabel()
         self.phones_label.setWordWrap(True)
@@ -160,9 +164,11 @@ class ControlsPanel(QWidget):
                                     "TSV, JSON) instead of aligning the transcript: for any language")
         self.clear_phones = QPushButton("Clear")
         self.clear_phones.setToolTip("Stop using the phone file; the transcript is aligned again")
-        phones_row.addWidget(self.phones_label, 1)
+        phones_row.addWidget(self.transcribe)
+        phones_row.addStretch(1)
         phones_row.addWidget(self.load_phones)
         phones_row.addWidget(self.clear_phones)
+        tl.addWidget(self.phones_label)
         tl.addLayout(phones_row)
         layout.addWidget(tr)
         layout.addStretch(1)
@@ -184,6 +190,7 @@ class ControlsPanel(QWidget):
         self.add_key.clicked.connect(self.add_emotion_key_requested)
         self.takes.itemClicked.connect(lambda item: self.variant_picked.emit(self.takes.row(item)))
         self.load_phones.clicked.connect(self._pick_phone_file)
+        self.transcribe.clicked.connect(self.transcribe_requested)
         self.clear_phones.clicked.connect(lambda: self.set_phone_file(None))
         self.show_request(self._request)
 
@@ -267,6 +274,16 @@ class ControlsPanel(QWidget):
             return
         self._request = self.request()
         self.request_changed.emit(self._request)
+
+    def show_transcribing(self, busy: bool) -> None:
+        self.transcribe.setEnabled(not busy)
+        self.transcribe.setText("Transcribing…" if busy else "Transcribe")
+
+    def set_transcript(self, text: str) -> None:
+        """Put ``text`` in the transcript box as if typed: the take regenerates with it."""
+        self.transcript.setPlainText(text)
+        self._transcript_timer.stop()
+        self._emit()
 
     def _show_phone_file(self, path: str | None) -> None:
         from pathlib import Path

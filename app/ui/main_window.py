@@ -7,6 +7,7 @@ The window wires models to views and user actions to commands; file handling liv
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
@@ -155,6 +156,7 @@ class MainWindow(QMainWindow):
         self.controls.new_take_requested.connect(lambda r: self.generate(r, tag="variant", immediate=True))
         self.controls.variant_picked.connect(self.pick_variant)
         self.controls.problem.connect(lambda title, message: self.show_error(title, message))
+        self.controls.transcribe_requested.connect(self.transcribe)
         self.controls.add_emotion_key_requested.connect(lambda: self.add_emotion_key(self.context.frame /
                                                                                      self.context.fps))
         lane = self.timeline.emotions
@@ -255,6 +257,43 @@ class MainWindow(QMainWindow):
     def _controls_changed(self, request: GenerationRequest) -> None:
         self.timeline.emotions.set_keys(request.emotion_keys)
         self.generate(request)
+
+    def transcribe(self) -> FunctionJob | None:
+        """Recognise the words of the open recording in the background and put them in the transcript box for the
+        user to check; the take then regenerates with them (forced alignment, the exact lip-sync path)."""
+        clip = self.document.clip
+        if clip is None:
+            self.show_error("Nothing to transcribe", "Open a recording first.")
+            return None
+        from app.engines.phonetics.pocketsphinx_aligner import align_audio
+
+        job = FunctionJob(lambda progress, cancel: align_audio(clip.samples, clip.sample_rate, None,
+                                                               lambda f: progress(f, "Transcribing"), cancel))
+        self.controls.show_transcribing(True)
+        self.statusBar().showMessage("Transcribing the recording…")
+
+        def done(alignment) -> None:
+            words = " ".join(w.word for w in alignment.words)
+            if self.document.clip is not clip:  # another file was opened meanwhile
+                return
+            if not words:
+                self.statusBar().showMessage("No words recognised", 6000)
+                log.warning("Transcribe: no words recognised in %s", Path(clip.path).name if clip.path else "the audio")
+                return
+            log.info("Transcribed %d words; check them in the transcript box", len(alignment.words))
+            self.statusBar().showMessage(f"Transcribed {len(alignment.words)} words: check and correct them", 8000)
+            self.controls.set_transcript(words)
+
+        def failed(message: str, _details: str) -> None:
+            self.show_error("Cannot transcribe", message)
+            log.error("Transcribe failed: %s", message)
+
+        job.succeeded.connect(done)
+        job.failed.connect(failed)
+        job.finished.connect(lambda: (self.controls.show_transcribing(False), job.deleteLater()))
+        self._transcribe_job = job
+        job.start()
+        return job
 
     def set_emotion_keys(self, keys) -> None:
         request = dataclasses.replace(self.controls.request(), emotion_keys=tuple(keys))
@@ -468,10 +507,15 @@ class MainWindow(QMainWindow):
         self.playback.shutdown()
         self.livelink.stop()
         self._autosave.stop()
-        if getattr(self, "_device_job", None) is not None:
+        for name in ("_device_job", "_transcribe_job"):
+            job = getattr(self, name, None)
+            if job is None:
+                continue
             try:
-                self._device_job.wait(5000)
-            except RuntimeError:
+                if name == "_transcribe_job":
+                    job.cancel()  # the recogniser polls it between chunks
+                job.wait(5000)
+            except RuntimeError:  # already deleted
                 pass
         self.recovery.end_session()
         self.log_panel.detach()

@@ -385,3 +385,25 @@ def test_transcript_and_phone_file_beside_the_audio_are_used(qtbot, window, tmp_
     # Undo brings the phone file back, and the panel shows it.
     window.act_undo.trigger()
     assert take.meta.extra["phones_file"] == str(tmp_path / "line.lab") and "line.lab" in controls.phones_label.text()
+
+
+def test_transcribe_fills_the_transcript_box_and_the_take_follows_it(qtbot, generated):
+    import re
+
+    window = generated
+    controls = window.controls
+    truth = window.document.take.meta.transcript
+    controls.set_transcript("")  # as if the line came without one
+    qtbot.waitUntil(lambda: not window.generator.busy and window.document.take.meta.transcript is None,
+                    timeout=GEN_TIMEOUT_MS)
+    with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
+        controls.transcribe.click()
+        assert not controls.transcribe.isEnabled()  # one at a time
+    qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
+    text = controls.transcript.toPlainText()
+    words = lambda s: re.findall(r"[a-z']+", s.lower())  # noqa: E731
+    said = set(words(truth))
+    assert len(said & set(words(text))) >= 0.6 * len(said)  # a draft for the user to correct
+    take = window.document.take
+    assert take.meta.transcript == text and take.meta.extra["phones_source"] == "forced"
+    assert controls.transcribe.isEnabled() and controls.transcribe.text() == "Transcribe"
