@@ -288,6 +288,7 @@ class MainWindow(QMainWindow):
             self.show_error("Cannot transcribe", message)
             log.error("Transcribe failed: %s", message)
 
+        job.progressed.connect(lambda f, _m: self.statusBar().showMessage(f"Transcribing the recording… {f:.0%}"))
         job.succeeded.connect(done)
         job.failed.connect(failed)
         job.finished.connect(lambda: (self.controls.show_transcribing(False), job.deleteLater()))
