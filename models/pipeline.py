@@ -88,16 +88,15 @@ class NeuralModel(nn.Module):
                             build_module(payload, "latents2rig", Latents2RigConfig, RigAutoencoder),
                             build_module(payload, "audio2latents", Audio2LatentsConfig, Audio2Latents))
         extra = payload.get("extra", {})
-        if isinstance(extra, dict) and "time_shift" in extra:
-            shift = extra["time_shift"]
-            if not isinstance(shift, (int, float)) or not 0.1 <= float(shift) <= 10.0:
-                raise CheckpointError(f"{os.path.basename(path)}: time_shift {shift!r} is not a number in 0.1-10")
-            model.time_shift = float(shift)
-        if isinstance(extra, dict) and "phone_guidance" in extra:
-            pg = extra["phone_guidance"]
-            if not isinstance(pg, (int, float)) or isinstance(pg, bool) or not 0.0 <= float(pg) <= 10.0:
-                raise CheckpointError(f"{os.path.basename(path)}: phone_guidance {pg!r} is not a number in 0-10")
-            model.phone_guidance = float(pg)
+        if isinstance(extra, dict):
+            # Sampler settings chosen per checkpoint by measurement (see the attributes in __init__).
+            for key, lo, hi in (("time_shift", 0.1, 10.0), ("phone_guidance", 0.0, 10.0)):
+                if key in extra:
+                    value = extra[key]
+                    if not isinstance(value, (int, float)) or isinstance(value, bool) or not lo <= value <= hi:
+                        raise CheckpointError(f"{os.path.basename(path)}: {key} {value!r} is not a number in "
+                                              f"{lo:g}-{hi:g}")
+                    setattr(model, key, float(value))
         if isinstance(extra, dict) and extra.get("closure") is not None:
             from .closure import ClosureError, ClosureHead
 

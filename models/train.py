@@ -296,9 +296,10 @@ def a2l_batch_loss(model: NeuralModel, batch: dict, cfg: Audio2LatentsConfig, g:
         # Mouth-shape class + 1 (0 = unknown); hidden from p_drop_phones of the training windows and from every
         # validation window, so validation measures the audio-only model that most takes use.
         phones = (batch["viseme"].long() + 1).clamp_min(0)
-        keep = (torch.rand(b, generator=g).to(dev) >= cfg.p_drop_phones) if train else torch.zeros(b, dtype=torch.bool,
-                                                                                                  device=dev)
-        phones = phones * keep[:, None]
+        if train:
+            phones = phones * (torch.rand(b, generator=g).to(dev) >= cfg.p_drop_phones)[:, None]
+        else:
+            phones = torch.zeros_like(phones)
     pred = model.a2l(x, t, feats, ew, other, z, ctx_mask, drop_a, drop_e, phones)
     w = (batch["mask"] & ~ctx_mask).float()
     if closure_weight > 0 and "bilabial" in batch:
