@@ -64,13 +64,15 @@ class GenerationMeta:
         """The engine with the settings that change its result (steps, guidance, whether the aligned phones of a
         transcript were followed), for lists and labels: "neural, 2 steps, guidance 1.5"; just the engine's name
         for engines without them."""
+        if self.engine != "neural":
+            return self.engine
         parts = [self.engine]
         steps, guidance = self.extra.get("steps"), self.extra.get("guidance")
-        if self.engine == "neural" and isinstance(steps, int) and not isinstance(steps, bool):
+        if isinstance(steps, int) and not isinstance(steps, bool):
             parts.append(f"{steps} step{'s' if steps != 1 else ''}")
-        if self.engine == "neural" and isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
+        if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
             parts.append(f"guidance {guidance:g}")
-        if self.engine == "neural" and self.extra.get("phones"):
+        if self.extra.get("phones"):
             parts.append("transcript phones")  # the model also followed the aligned phones
         return ", ".join(parts)
 

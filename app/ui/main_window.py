@@ -508,13 +508,11 @@ class MainWindow(QMainWindow):
         self.playback.shutdown()
         self.livelink.stop()
         self._autosave.stop()
-        for name in ("_device_job", "_transcribe_job"):
-            job = getattr(self, name, None)
+        for job in (getattr(self, "_device_job", None), getattr(self, "_transcribe_job", None)):
             if job is None:
                 continue
             try:
-                if name == "_transcribe_job":
-                    job.cancel()  # the recogniser polls it between chunks
+                job.cancel()  # the recogniser polls it between chunks; the device probe is over in a moment anyway
                 job.wait(5000)
             except RuntimeError:  # already deleted
                 pass
