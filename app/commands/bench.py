@@ -44,10 +44,10 @@ Section = Callable[[argparse.Namespace], list[Row]]
 def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("sections", nargs="*", metavar="SECTION",
                    help=f"what to measure: {', '.join(SECTIONS)} (default: all)")
-    p.add_argument("--clips", type=int, default=60, help="Asterisk prompts in the quality pool (default 60)")
+    p.add_argument("--clips", type=int, default=30, help="clips per held-out set in the quality bench (default 30)")
     p.add_argument("--seed", type=int, default=0, help="performance seed (default 0)")
-    p.add_argument("--no-recognition", action="store_true",
-                   help="skip the (slow) speed run without a transcript")
+    p.add_argument("--word-recognition", action="store_true",
+                   help="also time PocketSphinx word recognition, the old (slow) audio-only front end")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -167,62 +167,120 @@ def _prompts() -> list[SpeechItem]:
 
 
 def bench_speed(args: argparse.Namespace) -> list[Row]:
-    from app.engines.generate import GenerateSettings, phone_alignment
-    from app.engines.procedural.engine import PerformanceControls, synthesize
+    """Each engine's whole run (front end included) on ~10 s and ~60 s of real speech: from the audio alone (the
+    mouth-shape recogniser) and with the transcript (PocketSphinx forced alignment)."""
+    from app.engines.generate import GenerateSettings, run_engine
+    from models.speed import timings
 
     prompts = _prompts()
     rows: list[Row] = []
-    controls = PerformanceControls(seed=args.seed)
+    targets = {("procedural", "audio only"): 30, ("neural", "audio only"): 100}
     for length in SPEED_LENGTHS_S:
         clip, texts = speech_clip(prompts, length)
         duration = clip.duration
-        runs = [("align (transcript)", " ".join(texts))]
-        if not args.no_recognition:
-            runs.append(("recognise + align", None))
-        for label, transcript in runs:
-            t0 = time.perf_counter()
-            alignment = phone_alignment(clip, GenerateSettings(transcript=transcript))
-            t_align = time.perf_counter() - t0
-            rows.append(Row(f"{duration:4.0f} s {label}", f"{t_align:.2f} s ({duration / t_align:.1f}x)"))
-        t0 = time.perf_counter()
-        synthesize(alignment.phones, clip.samples, clip.sample_rate, controls)
-        t_synth = time.perf_counter() - t0
-        rows.append(Row(f"{duration:4.0f} s curve synthesis", f"{t_synth:.2f} s ({duration / t_synth:.0f}x)"))
+        runs = [("audio only", {}), ("transcript", {"transcript": " ".join(texts)})]
+        if getattr(args, "word_recognition", False):
+            runs.append(("word recognition", {"extra": {"recogniser": "words"}}))
+        for engine in ("procedural", "neural"):
+            for label, kw in runs:
+                if engine == "neural" and label == "word recognition":
+                    continue
+                settings = GenerateSettings(engine=engine, seed=args.seed, **kw)
+                repeats = 3 if label == "audio only" else 1  # after a warm-up that loads the models
+                dt, _best = timings(lambda st=settings, c=clip: run_engine(c, st), repeats)
+                target = targets.get((engine, label))
+                rows.append(Row(f"{duration:4.0f} s {engine}, {label}" + (f", median of {repeats}" if repeats > 1
+                                                                           else ""),
+                                f"{dt:.2f} s ({duration / dt:.1f}x)", f">= {target}x" if target else "",
+                                duration / dt >= target if target else None))
     return rows
 
 
-def bench_quality(args: argparse.Namespace) -> list[Row]:
-    from app.engines import metrics as M
-    from app.engines.generate import GenerateError, GenerateSettings, phone_alignment
-    from app.engines.procedural.engine import PerformanceControls, synthesize
-    from app.io.audio import AudioError
+HELD_OUT_SETS = (  # (label, speaker in models.data.real_speech, channel)
+    ("unseen English reader (LibriVox)", "pocketsphinx:librivox", None),
+    ("telephone line (LibriVox via 300-3400 Hz, mu-law)", "pocketsphinx:librivox", "telephone"),
+    ("Italian telephone prompts (Carlo, 8 kHz)", "asterisk:Carlo", None),
+    ("acted Dutch game dialogue (Fillets, font_big)", "fillets:nl:font_big", None),
+    ("English narrators (Tux Paint)", "tuxpaint:en", None),
+)
 
-    items = quality_items(args.clips)
-    if not items:
-        raise CommandError("no real speech with transcripts installed (asterisk-core-sounds-en-wav, "
-                           "pocketsphinx-testdata)")
-    by_voice: dict[str, list[M.ClipFigures]] = {}
-    skipped = 0
-    controls = PerformanceControls(seed=args.seed)
-    for item in items:
-        try:
-            clip = load_item(item)
-            alignment = phone_alignment(clip, GenerateSettings(transcript=item.transcript))
-        except (GenerateError, AudioError):  # a prompt whose text does not fit is left out, not fatal
-            skipped += 1
+
+def held_out_clips(speaker: str, limit: int):
+    """Up to ``limit`` clips (audio, reference phones) of a speaker held out of all training, with phones from
+    its transcript's forced alignment; clips whose alignment fails are left out."""
+    from app.engines.phonetics import PhoneticsError
+    from models.data.real_speech import REAL_SOURCES, align_clip, find_clips, load_clip
+
+    source = speaker.split(":")[0]
+    if source not in REAL_SOURCES:
+        return []
+    out = []
+    for clip in find_clips((source,)):
+        if clip.speaker != speaker or not clip.transcript:
             continue
-        curves = synthesize(alignment.phones, clip.samples, clip.sample_rate, controls)
-        figures = M.evaluate(curves, alignment.phones, clip.samples, clip.sample_rate)
-        by_voice.setdefault(item.voice, []).append(figures)
+        samples = load_clip(clip)
+        if samples is None or len(samples) < 16000:
+            continue
+        try:
+            phones = align_clip(samples, clip.transcript, clip.language)
+        except PhoneticsError:
+            continue
+        out.append((Path(clip.path).name, samples, phones))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def bench_quality(args: argparse.Namespace) -> list[Row]:
+    """Both engines on held-out speakers (never in any training data), from the audio alone and with the
+    transcript's phones, per set and pooled over the sets."""
+    import tempfile
+
+    import torch
+
+    from app.engines import metrics as M
+    from app.engines.generate import GenerateSettings, run_engine
+    from app.engines.phonetics import Alignment, write_phone_file
+    from app.io.audio import AudioClip
+    from models.train_visemes import telephone
+
+    figs: dict[tuple[str, str, str], list] = {}
+    sets_found = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, speaker, channel in HELD_OUT_SETS:
+            clips = held_out_clips(speaker, args.clips)
+            if not clips:
+                continue
+            sets_found.append(label)
+            for k, (_name, samples, phones) in enumerate(clips):
+                heard = samples if channel is None else telephone(torch.from_numpy(samples)[None])[0].numpy()
+                clip = AudioClip(heard.astype("float32"), 16000, None, 16000, 1, "")
+                phone_file = Path(tmp) / f"{k}.tsv"
+                write_phone_file(Alignment(phones=list(phones), source="forced"), phone_file)
+                for engine in ("procedural", "neural"):
+                    for mode, kw in (("audio only", {}), ("transcript", {"phones_file": str(phone_file)})):
+                        curves, _ = run_engine(clip, GenerateSettings(engine=engine, seed=args.seed, **kw))
+                        figs.setdefault((label, engine, mode), []).append(
+                            M.evaluate(curves, phones, samples, 16000))
+    if not figs:
+        raise CommandError("no held-out real speech installed (pocketsphinx-testdata; for more sets "
+                           "asterisk-core-sounds-it-wav + asterisk-core-sounds-it, fillets-ng-data-nl, "
+                           "tuxpaint-stamps-default)")
     rows = []
-    for voice, figs in sorted(by_voice.items()):
-        p = M.pool(figs)
-        rows.append(Row(f"[{voice}] {p.clips} clips, {p.minutes * 60:.0f} s",
-                        f"closure {_fmt(p.closure, '.2f')} aperture {_fmt(p.aperture, '.2f')} lag {p.lag}"))
-    pooled = M.pool([f for figs in by_voice.values() for f in figs])
-    rows += quality_rows(pooled)
-    if skipped:
-        rows.append(Row("clips left out (unreadable or transcript rejected)", str(skipped)))
+    for label in sets_found:
+        for engine in ("procedural", "neural"):
+            a = M.pool(figs[(label, engine, "audio only")])
+            t = M.pool(figs[(label, engine, "transcript")])
+            rows.append(Row(f"[{label}] {engine}, {a.clips} clips, {a.bilabials} p/b/m",
+                            f"audio only: closure {_fmt(a.closure, '.2f')} aperture {_fmt(a.aperture, '.2f')} "
+                            f"lag {a.lag} | transcript: closure {_fmt(t.closure, '.2f')} "
+                            f"aperture {_fmt(t.aperture, '.2f')}",
+                            ">= 0.90 closure", None if a.closure is None else a.closure >= 0.9))
+    for engine in ("procedural", "neural"):
+        for mode in ("audio only", "transcript"):
+            pooled = M.pool([f for (lab, e, m), fs in figs.items() if e == engine and m == mode for f in fs])
+            rows.append(Row(f"== {engine}, {mode}, pooled over {len(sets_found)} sets", ""))
+            rows += quality_rows(pooled)
     return rows
 
 
@@ -359,7 +417,8 @@ def bench_livelink(args: argparse.Namespace) -> list[Row]:
 
 SECTIONS: dict[str, tuple[str, Section]] = {
     "speed": ("real-time factor on ~10 s and ~60 s of real speech (Asterisk prompts)", bench_speed),
-    "quality": ("lip-sync and liveliness figures of quality_metrics.md over real voices", bench_quality),
+    "quality": ("lip sync and liveliness (quality_metrics.md) of both engines on held-out real voices, "
+                "audio only and with the transcript", bench_quality),
     "neural": ("neural engine real-time factor on ~60 s of real speech, CPU", bench_neural),
     "export": ("writing a 60 s take in each output format", bench_export),
     "preview": ("3D preview: frame evaluation and offscreen rendering", bench_preview),

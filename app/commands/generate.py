@@ -20,7 +20,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="output file; the extension picks the format: .vrig project, .fbx, .csv (Live Link Face), "
                         ".txt (EmoFace), .json")
     p.add_argument("--transcript", metavar="TEXT|FILE",
-                   help="what is said (text, or a text file): forced alignment instead of recognition")
+                   help="what is said (text, or a text file): forced alignment, the most exact lip sync; without "
+                        "it the mouth shapes are recognised from the audio alone")
     p.add_argument("--phones", metavar="FILE", help="phone timings from another aligner (.tsv, .json, .TextGrid, "
                                                     ".lab) instead of PocketSphinx")
     emotion = p.add_mutually_exclusive_group()
@@ -43,6 +44,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help="neural engine: classifier-free guidance on the audio and emotion, first step only "
                         "(default 1 = off; 1.5 tracks the audio more closely and moves the face more, at about "
                         "0.75x the speed)")
+    p.add_argument("--confidence", type=float, metavar="P",
+                   help="without a transcript: frames whose recognised mouth shape is less probable than P (0..1, "
+                        "default 0.5) follow the audio alone instead of committing to a shape")
     p.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
 
@@ -59,6 +63,8 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"output folder does not exist: {out.parent}")
     if args.guidance is not None and not 0.0 <= args.guidance <= 5.0:
         raise CommandError(f"--guidance must be between 0 and 5, got {args.guidance:g}")
+    if args.confidence is not None and not 0.0 <= args.confidence <= 1.0:
+        raise CommandError(f"--confidence must be between 0 and 1, got {args.confidence:g}")
     transcript = read_transcript(args.transcript) if args.transcript is not None else None
     if args.phones is not None and not Path(args.phones).is_file():
         raise CommandError(f"phone file not found: {args.phones}")
@@ -72,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
                                 gaze=parse_gaze(args.gaze), eye_contact=args.eye_contact,
                                 head_distance=args.head_distance, articulation=args.articulation, seed=args.seed,
                                 phones_file=args.phones,
-                                extra={k: v for k, v in (("steps", args.steps), ("guidance", args.guidance))
-                                       if v is not None})
+                                extra={k: v for k, v in (("steps", args.steps), ("guidance", args.guidance),
+                                                         ("threshold", args.confidence)) if v is not None})
     try:
         clip = load_audio(args.input)
     except AudioError as exc:
@@ -95,7 +101,10 @@ def run(args: argparse.Namespace) -> int:
         parts = [f"{take.meta.engine} engine"]
         if "steps" in extra:
             parts.append(f"{extra['steps']} sampling steps")
-        if "phones" in extra:
+        if extra.get("phones_source") == "recognised":
+            parts.append(f"mouth shapes recognised from the audio ({extra.get('unsure_fraction', 0):.0%} of the "
+                         "speech unsure)")
+        elif "phones" in extra:
             parts.append(f"{extra['phones']} phones ({extra.get('phones_source', 'aligned')})")
         how = ", ".join(parts)
         if "phones_error" in extra:

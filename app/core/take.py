@@ -62,17 +62,21 @@ class GenerationMeta:
 
     def engine_label(self) -> str:
         """The engine with the settings that change its result (steps, guidance, whether the aligned phones of a
-        transcript were followed), for lists and labels: "neural, 2 steps, guidance 1.5"; just the engine's name
-        for engines without them."""
-        if self.engine != "neural":
-            return self.engine
+        transcript were followed, or the mouth shapes recognised from the audio alone and how sure the recogniser
+        was), for lists and labels: "neural, 2 steps, guidance 1.5"."""
         parts = [self.engine]
-        steps, guidance = self.extra.get("steps"), self.extra.get("guidance")
-        if isinstance(steps, int) and not isinstance(steps, bool):
-            parts.append(f"{steps} step{'s' if steps != 1 else ''}")
-        if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
-            parts.append(f"guidance {guidance:g}")
-        if self.extra.get("phones"):
+        if self.engine == "neural":
+            steps, guidance = self.extra.get("steps"), self.extra.get("guidance")
+            if isinstance(steps, int) and not isinstance(steps, bool):
+                parts.append(f"{steps} step{'s' if steps != 1 else ''}")
+            if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
+                parts.append(f"guidance {guidance:g}")
+        unsure = self.extra.get("unsure_fraction")
+        if self.extra.get("phones_source") == "recognised" and "unsure_fraction" in self.extra:
+            shown = f" ({unsure:.0%} unsure)" if isinstance(unsure, (int, float)) and not isinstance(unsure, bool) \
+                else ""
+            parts.append("mouth shapes from audio" + shown)
+        elif self.engine == "neural" and self.extra.get("phones"):
             parts.append("transcript phones")  # the model also followed the aligned phones
         return ", ".join(parts)
 

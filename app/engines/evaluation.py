@@ -158,8 +158,15 @@ def find_sidecar(folder: Path | None, stem: str, suffixes: Sequence[str]) -> Pat
 
 def evaluate_clips(clips: Sequence[Path], engines: Sequence[str], *, transcripts: dict[str, str] | None = None,
                    phones_dir: Path | None = None, gt_dir: Path | None = None, seed: int = 0,
-                   plots_dir: Path | None = None,
+                   plots_dir: Path | None = None, modes: Sequence[str] = ("audio", "transcript"),
                    log: Callable[[str], None] = lambda s: None) -> list[ClipResult]:
+    """Each engine on each clip, once per mode: ``audio`` (the audio alone: the engines' own front end) and
+    ``transcript`` (given the clip's transcript or phone file, where it has one; reported as ENGINE +transcript).
+    The figures are read against the transcript's alignment or the phone file; a clip with neither is measured
+    against PocketSphinx's word recognition, which is itself a guess."""
+    unknown = set(modes) - {"audio", "transcript"}
+    if unknown or not modes:
+        raise EvaluationError(f"modes are 'audio' and 'transcript', got {', '.join(sorted(unknown)) or 'none'}")
     from app.engines.generate import GenerateError, GenerateSettings, run_engine
     from app.engines.phonetics import PhoneticsError, align_audio, read_phone_file
     from app.io.audio import AudioError, load_audio
@@ -197,9 +204,15 @@ def evaluate_clips(clips: Sequence[Path], engines: Sequence[str], *, transcripts
         gt_file = find_sidecar(gt_dir, stem, (".txt", ".csv", ".json", ".fbx"))
         reference = read_take(gt_file).evaluate() if gt_file is not None else None
         curves_by_engine = {}
-        for engine in engines:
-            settings = GenerateSettings(engine=engine, transcript=text, seed=seed,
-                                        phones_file=str(phone_file) if phone_file else None)
+        told = text is not None or phone_file is not None
+        for engine, mode in ((e, m) for e in engines for m in modes if m == "audio" or told):
+            if mode == "audio":
+                settings = GenerateSettings(engine=engine, seed=seed)
+                label = engine
+            else:
+                settings = GenerateSettings(engine=engine, transcript=text, seed=seed,
+                                            phones_file=str(phone_file) if phone_file else None)
+                label = f"{engine} +transcript"
             t0 = time.perf_counter()
             try:
                 curves, _ = run_engine(clip, settings)
@@ -208,9 +221,9 @@ def evaluate_clips(clips: Sequence[Path], engines: Sequence[str], *, transcripts
             seconds = time.perf_counter() - t0
             fig = M.evaluate(curves, phones, clip.samples, clip.sample_rate, FPS, rig)
             gt = compare_ground_truth(curves, reference, rig) if reference is not None else None
-            results.append(ClipResult(stem, engine, clip.duration, seconds, source, fig, gt))
-            curves_by_engine[engine] = curves
-            log(f"[{k}/{len(clips)}] {path.name} {engine}: {clip.duration:.1f} s in {seconds:.2f} s, "
+            results.append(ClipResult(stem, label, clip.duration, seconds, source, fig, gt))
+            curves_by_engine[label] = curves
+            log(f"[{k}/{len(clips)}] {path.name} {label}: {clip.duration:.1f} s in {seconds:.2f} s, "
                 f"closure {fig.closed}/{fig.bilabials}, lag {fig.lag}")
         if plots_dir is not None:
             plot_clip(plots_dir / f"{stem}.png", stem, clip.samples, clip.sample_rate, curves_by_engine, phones,

@@ -135,8 +135,10 @@ def regenerate(take: Take, settings: GenerateSettings, clip, progress: ProgressF
 # --- the procedural engine ----------------------------------------------------------------------------------
 def phone_alignment(clip, settings: GenerateSettings, progress: ProgressFn | None = None,
                     cancel: CancelFn | None = None):
-    """Phone timings from the settings' phone file, or PocketSphinx (forced alignment with a transcript,
-    recognition without). Errors become GenerateError with the phonetics message."""
+    """Phone timings from the settings' phone file or PocketSphinx: forced alignment with a transcript; without
+    one, PocketSphinx word recognition (``extra["recogniser"] == "words"``, the old front end, kept to compare).
+    Errors become GenerateError with the phonetics message. Audio-only takes normally use
+    :func:`mouth_shapes` instead."""
     from app.engines.phonetics.segments import Cancelled, PhoneticsError
 
     try:
@@ -157,6 +159,27 @@ def phone_alignment(clip, settings: GenerateSettings, progress: ProgressFn | Non
         raise GenerateError(str(exc)) from None
 
 
+def uses_recogniser(settings: GenerateSettings) -> bool:
+    """Whether a take is made from the audio alone through the mouth-shape recogniser (no transcript, no phone
+    file, and not the old word-recognition front end)."""
+    return not (settings.transcript or settings.phones_file) and settings.extra.get("recogniser") != "words"
+
+
+def mouth_shapes(clip, settings: GenerateSettings):
+    """The mouth-shape recogniser's reading of the clip (app/engines/phonetics/mouth_shapes.py), with the
+    settings' confidence threshold (``extra["threshold"]``) and p/b/m threshold (``extra["closure_threshold"]``)."""
+    from app.engines.phonetics.mouth_shapes import CLOSURE_THRESHOLD, DEFAULT_THRESHOLD, recognise
+    from app.engines.phonetics.segments import PhoneticsError
+
+    threshold = float(settings.extra.get("threshold", DEFAULT_THRESHOLD))
+    closure = float(settings.extra.get("closure_threshold", CLOSURE_THRESHOLD))
+    try:
+        return recognise(clip.samples, clip.sample_rate, threshold, closure_threshold=closure,
+                         num_frames=frames_for_duration(clip.duration, FPS))
+    except PhoneticsError as exc:
+        raise GenerateError(str(exc)) from None
+
+
 def _run_procedural(clip, settings: GenerateSettings, progress: ProgressFn | None,
                     cancel: CancelFn | None, locked=None) -> tuple[np.ndarray, dict]:
     # Locked ranges are held by the Take (blended at their edges); the rule-based engine needs nothing else.
@@ -170,7 +193,13 @@ def _run_procedural(clip, settings: GenerateSettings, progress: ProgressFn | Non
         raise GenerateError(str(exc)) from None
     t0 = time.perf_counter()
     sub = (lambda f: progress(_ALIGN_SHARE * min(max(f, 0.0), 1.0))) if progress else None
-    alignment = phone_alignment(clip, settings, sub, cancel)
+    extra: dict = {}
+    if uses_recogniser(settings):
+        shapes = mouth_shapes(clip, settings)
+        alignment = shapes.alignment
+        extra.update(shapes.summary())
+    else:
+        alignment = phone_alignment(clip, settings, sub, cancel)
     t1 = time.perf_counter()
     _check(cancel)
     if progress:
@@ -178,9 +207,9 @@ def _run_procedural(clip, settings: GenerateSettings, progress: ProgressFn | Non
     curves = synthesize(alignment.phones, clip.samples, clip.sample_rate, controls,
                         num_frames=frames_for_duration(clip.duration, FPS), fps=FPS)
     t2 = time.perf_counter()
-    extra = {"phones_source": alignment.source, "phones": len(alignment.speech_phones()),
-             "words": len(alignment.words), "align_seconds": round(t1 - t0, 3),
-             "synthesis_seconds": round(t2 - t1, 3)}
+    extra.update({"phones_source": alignment.source, "phones": len(alignment.speech_phones()),
+                  "words": len(alignment.words), "align_seconds": round(t1 - t0, 3),
+                  "synthesis_seconds": round(t2 - t1, 3)})
     if settings.phones_file:
         extra["phones_file"] = str(settings.phones_file)
     return curves, extra
@@ -197,13 +226,22 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
     extra: dict = {"steps": steps, "guidance": guidance, "inpainted": locked is not None}
     t0 = time.perf_counter()
     try:
-        alignment = None
+        alignment = track = None
         # A transcript (or phone file) gives the model the clip's phones as well as its audio, when it takes
-        # them: forced alignment is fast (about 20x real time); recognition without a transcript is not, so the
-        # engine never runs it and listens to the audio alone.
+        # them. Without one, the mouth-shape recogniser reads them from the audio, and frames it is unsure of
+        # stay unknown (the model follows the audio alone there).
         # A transcript that does not fit the speech costs the take nothing: the audio alone still drives it, and
         # the reason is kept (extra["phones_error"]) for the CLI and the app to report.
-        if (settings.transcript or settings.phones_file) and neural.uses_phones():
+        phone_guidance = None  # the checkpoint's
+        if uses_recogniser(settings) and neural.uses_phones():
+            shapes = mouth_shapes(clip, settings)
+            track = shapes.track
+            extra.update(shapes.summary())
+            from models.visemes import RECOGNISED_PHONE_GUIDANCE
+
+            phone_guidance = float(settings.extra.get("phone_guidance", RECOGNISED_PHONE_GUIDANCE))
+            extra["phone_guidance"] = phone_guidance
+        elif (settings.transcript or settings.phones_file) and neural.uses_phones():
             sub = (lambda f: progress(_NEURAL_ALIGN_SHARE * min(max(f, 0.0), 1.0))) if progress else None
             try:
                 alignment = phone_alignment(clip, settings, sub, cancel)
@@ -218,7 +256,8 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
         rest = progress if progress is None or alignment is None else (
             lambda f: progress(_NEURAL_ALIGN_SHARE + (1 - _NEURAL_ALIGN_SHARE) * f))
         curves = neural.generate_neural(clip, settings, rest, cancel, locked=locked, steps=steps,
-                                        guidance=guidance, phones=alignment.phones if alignment else None)
+                                        guidance=guidance, phones=alignment.phones if alignment else None,
+                                        track=track, phone_guidance=phone_guidance)
     except neural.GenerationCancelled as exc:
         raise GenerationCancelled(str(exc)) from None
     except neural.NeuralEngineError as exc:

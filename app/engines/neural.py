@@ -73,13 +73,16 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
                     cancel: Callable[[], bool] | None = None,
                     locked: tuple[np.ndarray, np.ndarray] | None = None, steps: int | None = None,
                     guidance: float | None = None, phones=None,
-                    *, checkpoint: str | Path | None = None, device: str | None = None) -> np.ndarray:
+                                    *, track: np.ndarray | None = None, phone_guidance: float | None = None,
+                    checkpoint: str | Path | None = None, device: str | None = None) -> np.ndarray:
     """(frames, 180) float32 base curves for ``clip`` (AudioClip: 16 kHz mono float32 ``samples``).
 
     ``settings``: GenerateSettings (seed, emotion_keys, gaze, head_distance, articulation; eye_contact is not a
     condition of the trained model). ``locked``: (mask (frames,180) bool, values (frames,180)) kept exactly.
     ``phones``: PhoneSegments aligned to the clip (from a transcript), for a model that takes a phone track
-    (:func:`uses_phones`); ignored by one that does not. ``progress`` gets 0..1; ``cancel`` returning True raises
+    (:func:`uses_phones`); ignored by one that does not. ``track``: instead of ``phones``, the mouth-shape class per
+    frame ((frames,) int, -1 = unknown), as the recogniser gives it from the audio alone; ``phone_guidance``
+    overrides the checkpoint's guidance along the track. ``progress`` gets 0..1; ``cancel`` returning True raises
     GenerationCancelled."""
     from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, Locked
     from models.sampling import SamplingCancelled
@@ -100,15 +103,21 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
     model = load_model(checkpoint, device)
     w, gaze, dist = conditions(settings, n)
     cb = (lambda info: progress(info["fraction"])) if progress is not None else None
-    track = None
-    if phones is not None and model.uses_phones:
+    if not model.uses_phones:
+        track = None
+    elif track is not None:
+        track = np.asarray(track)
+        if track.shape != (n,):
+            raise NeuralEngineError(f"the mouth-shape track must have one class per frame ({n},), got {track.shape}")
+    elif phones is not None:
         from models.corpus_tensors import viseme_frames
 
         track = viseme_frames([(p.phone, p.start, p.end) for p in phones], n)
     try:
         curves = model.generate(samples, n, w, gaze, dist, seed=int(getattr(settings, "seed", 0)),
                                 steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel,
-                                guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance), phones=track)
+                                guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance), phones=track,
+                                phone_guidance=phone_guidance)
     except SamplingCancelled as exc:
         raise GenerationCancelled("generation was cancelled") from exc
     articulation = float(getattr(settings, "articulation", 1.0))

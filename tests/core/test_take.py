@@ -100,5 +100,12 @@ def test_engine_label_names_the_sampler_settings():
         "neural, 1 step, guidance 0"
     assert GenerationMeta(engine="neural", extra={"steps": 2, "guidance": 1.0, "phones": 31}).engine_label() == \
         "neural, 2 steps, guidance 1, transcript phones"
+    recognised = {"phones_source": "recognised", "unsure_fraction": 0.123, "phones": 40}
+    assert GenerationMeta(engine="procedural", extra=recognised).engine_label() == \
+        "procedural, mouth shapes from audio (12% unsure)"
+    assert GenerationMeta(engine="neural", extra={"steps": 2, **recognised}).engine_label() == \
+        "neural, 2 steps, mouth shapes from audio (12% unsure)"
+    assert GenerationMeta(engine="neural", extra={"phones_source": "recognised", "unsure_fraction": "x"}
+                          ).engine_label() == "neural, mouth shapes from audio"
     # A project written by hand may carry anything in extra: the label keeps to what it can read.
     assert GenerationMeta(engine="neural", extra={"steps": "two", "guidance": None}).engine_label() == "neural"

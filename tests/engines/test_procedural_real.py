@@ -32,7 +32,7 @@ def test_targets_met_on_real_voices():
 
 
 def test_bench_command_runs(capsys):
-    code = bench.run(argparse.Namespace(sections=["quality"], clips=5, seed=0, no_recognition=True))
+    code = bench.run(argparse.Namespace(sections=["quality"], clips=5, seed=0, word_recognition=False))
     out = capsys.readouterr().out
     assert "bilabial closure" in out and "blinks per minute" in out
     assert code in (0, 1)

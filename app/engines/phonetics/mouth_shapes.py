@@ -1,0 +1,180 @@
+"""Phonetic front end from audio alone: the trained mouth-shape recogniser (models/visemes.py) per 60 fps frame.
+
+    rec = recognise(clip.samples)                 # MouthShapes
+    rec.track                                     # (frames,) int8 class, -1 where the recogniser is unsure
+    rec.alignment.phones                          # PhoneSegments ("recognised") for the procedural engine
+
+Each frame gets the recogniser's most probable mouth-shape class and its probability. Frames below the confidence
+threshold are *unsure*: the neural engine gets "unknown" there (it follows the audio alone, as without any phone
+track), and the procedural engine gets a neutral open vowel shaped by loudness, or silence, never a committed
+consonant. A p/b/m closure has a threshold of its own (a frame is a closure when p/b/m reaches it, whatever else is
+more likely): closures are short and a missed one shows more than a brief extra one. The take records how much of
+the speech was unsure and where (:meth:`MouthShapes.summary`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from app.core.timebase import FPS, SAMPLE_RATE, frames_for_duration
+
+from .segments import Alignment, PhoneSegment, PhoneticsError
+
+# The phone the procedural engine is given for each mouth-shape class (models.corpus_tensors.VISEME_CLASSES):
+# the most typical member of the class.
+CLASS_PHONES = ("SIL", "B", "F", "TH", "T", "S", "SH", "K", "R", "OW", "AH", "EH")
+UNSURE_PHONE = "AH"  # an unsure speech frame: a mid vowel, its opening driven by the loudness
+DEFAULT_THRESHOLD = 0.5
+CLOSURE_THRESHOLD = 0.5
+BILABIAL = 1
+MAX_SPANS = 200  # unsure spans kept in a take's metadata
+
+
+class RecogniserError(PhoneticsError):
+    """The mouth-shape recogniser cannot run (missing or mismatched weights)."""
+
+
+@dataclass(frozen=True)
+class MouthShapes:
+    probs: np.ndarray  # (frames, classes) float32
+    threshold: float
+    seconds: float  # time the recogniser took
+    closure_threshold: float = CLOSURE_THRESHOLD
+
+    @property
+    def best(self) -> np.ndarray:
+        return self.probs.argmax(axis=1).astype(np.int8)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        return self.probs.max(axis=1).astype(np.float32)
+
+    @property
+    def track(self) -> np.ndarray:
+        """(frames,) int8 class per frame, -1 where unsure (the neural engine's phone track)."""
+        return decide(self.probs, self.threshold, self.closure_threshold)
+
+    @property
+    def unsure(self) -> np.ndarray:
+        """(frames,) bool: no class was decided (see :func:`decide`)."""
+        return self.track < 0
+
+    @property
+    def speech(self) -> np.ndarray:
+        """(frames,) bool: silence is not the best class."""
+        return self.best != 0
+
+    @property
+    def alignment(self) -> Alignment:
+        return Alignment(phones=frames_to_segments(self.probs, self.threshold, self.closure_threshold), words=[],
+                         source="recognised")
+
+    def unsure_spans(self) -> list[tuple[float, float]]:
+        """[(start, end)] seconds of runs of unsure frames, at most MAX_SPANS of the longest."""
+        runs = _runs(self.unsure.astype(np.int8))
+        spans = [(a / FPS, b / FPS) for a, b, v in runs if v]
+        spans.sort(key=lambda s: s[1] - s[0], reverse=True)
+        return sorted(spans[:MAX_SPANS])
+
+    def summary(self) -> dict:
+        """What a take records about the front end: how sure it was, and where it was not."""
+        n = len(self.probs)
+        speech = self.speech | self.unsure
+        unsure_speech = float((self.unsure & speech).sum() / max(int(speech.sum()), 1))
+        return {"phones_source": "recognised", "recogniser_threshold": self.threshold,
+                "closure_threshold": self.closure_threshold,
+                "recognised_speech_s": round(float(speech.sum()) / FPS, 2),
+                "unsure_fraction": round(unsure_speech, 3),
+                "unsure_spans": [[round(a, 3), round(b, 3)] for a, b in self.unsure_spans()],
+                "recognise_seconds": round(self.seconds, 3), "frames": n}
+
+
+def _runs(values: np.ndarray) -> list[tuple[int, int, int]]:
+    """[(start, stop, value)] for each run of equal values."""
+    if len(values) == 0:
+        return []
+    edges = np.flatnonzero(np.diff(values)) + 1
+    starts = np.r_[0, edges]
+    stops = np.r_[edges, len(values)]
+    return [(int(a), int(b), int(values[a])) for a, b in zip(starts, stops, strict=True)]
+
+
+def decide(probs: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+           closure_threshold: float = CLOSURE_THRESHOLD) -> np.ndarray:
+    """(frames,) int8: the class decided for each frame, -1 where none is. A frame is p/b/m when that class's
+    probability reaches ``closure_threshold``; otherwise its most probable class when that reaches
+    ``threshold``."""
+    probs = np.asarray(probs, dtype=np.float32)
+    out = np.where(probs.max(axis=1) >= threshold, probs.argmax(axis=1), -1)
+    if probs.shape[1] > BILABIAL:
+        out = np.where(probs[:, BILABIAL] >= closure_threshold, BILABIAL, out)
+    return out.astype(np.int8)
+
+
+def frame_phones(probs: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+                 closure_threshold: float = CLOSURE_THRESHOLD) -> np.ndarray:
+    """(frames,) index into CLASS_PHONES (len(CLASS_PHONES) for UNSURE_PHONE) for the procedural engine.
+    Undecided frames (:func:`decide`) become silence when silence is at least as likely as any one speech class,
+    else the unsure vowel. Single frames of a class between two equal neighbours are absorbed (a flicker), except
+    p/b/m, whose closures are short."""
+    probs = np.asarray(probs, dtype=np.float32)
+    decided = decide(probs, threshold, closure_threshold).astype(np.int64)
+    unsure_code = len(CLASS_PHONES)
+    speech_best = probs[:, 1:].max(axis=1) if probs.shape[1] > 1 else np.zeros(len(probs))
+    out = np.where(decided >= 0, decided, np.where(probs[:, 0] >= speech_best, 0, unsure_code))
+    if len(out) >= 3:
+        flicker = (out[1:-1] != out[:-2]) & (out[:-2] == out[2:]) & (out[1:-1] != BILABIAL)
+        mid = out[1:-1].copy()
+        mid[flicker] = out[:-2][flicker]
+        out[1:-1] = mid
+    return out.astype(np.int64)
+
+
+def frames_to_segments(probs: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
+                       closure_threshold: float = CLOSURE_THRESHOLD) -> list[PhoneSegment]:
+    """Phone segments covering the clip: one per run of frames with the same phone; frame i (time i/FPS) owns
+    [(i - 0.5)/FPS, (i + 0.5)/FPS). Confidence is the run's mean best-class probability."""
+    probs = np.asarray(probs, dtype=np.float32)
+    codes = frame_phones(probs, threshold, closure_threshold)
+    conf = probs.max(axis=1) if len(probs) else np.zeros(0)
+    names = CLASS_PHONES + (UNSURE_PHONE,)
+    segments = []
+    for a, b, code in _runs(codes):
+        start = max(0.0, (a - 0.5) / FPS)
+        end = (b - 0.5) / FPS
+        segments.append(PhoneSegment(names[code], start, end, confidence=float(conf[a:b].mean())))
+    return segments
+
+
+def recognise(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold: float = DEFAULT_THRESHOLD,
+              weights=None, num_frames: int | None = None,
+              closure_threshold: float = CLOSURE_THRESHOLD) -> MouthShapes:
+    """Run the recogniser over mono 16 kHz audio (any length; processed in bounded chunks)."""
+    if sample_rate != SAMPLE_RATE:
+        raise PhoneticsError(f"the recogniser needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
+    for name, value in (("confidence", threshold), ("closure", closure_threshold)):
+        if not 0.0 <= value <= 1.0:
+            raise PhoneticsError(f"the recogniser's {name} threshold must be within 0..1, got {value}")
+    x = np.asarray(samples, dtype=np.float32)
+    if x.ndim != 1:
+        raise PhoneticsError(f"audio must be mono, got shape {x.shape}")
+    n = frames_for_duration(len(x) / SAMPLE_RATE, FPS) if num_frames is None else int(num_frames)
+    from models.checkpoint import CheckpointError
+    from models.visemes import load_cached
+
+    t0 = time.perf_counter()
+    try:
+        model = load_cached(weights, _device())
+    except CheckpointError as exc:
+        raise RecogniserError(f"the mouth-shape recogniser cannot be loaded: {exc}") from exc
+    probs = model.probabilities(x, n)
+    return MouthShapes(probs, float(threshold), time.perf_counter() - t0, float(closure_threshold))
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
