@@ -230,18 +230,10 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
         # A transcript (or phone file) gives the model the clip's phones as well as its audio, when it takes
         # them. Without one, the mouth-shape recogniser reads them from the audio, and frames it is unsure of
         # stay unknown (the model follows the audio alone there).
-        # A transcript that does not fit the speech costs the take nothing: the audio alone still drives it, and
+        # A transcript that does not fit the speech costs the take nothing: the take is made as without one, and
         # the reason is kept (extra["phones_error"]) for the CLI and the app to report.
         phone_guidance = None  # the checkpoint's
-        if uses_recogniser(settings) and neural.uses_phones():
-            shapes = mouth_shapes(clip, settings)
-            track = shapes.track
-            extra.update(shapes.summary())
-            from models.visemes import RECOGNISED_PHONE_GUIDANCE
-
-            phone_guidance = float(settings.extra.get("phone_guidance", RECOGNISED_PHONE_GUIDANCE))
-            extra["phone_guidance"] = phone_guidance
-        elif (settings.transcript or settings.phones_file) and neural.uses_phones():
+        if (settings.transcript or settings.phones_file) and neural.uses_phones():
             sub = (lambda f: progress(_NEURAL_ALIGN_SHARE * min(max(f, 0.0), 1.0))) if progress else None
             try:
                 alignment = phone_alignment(clip, settings, sub, cancel)
@@ -252,6 +244,15 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
                 if settings.phones_file:
                     extra["phones_file"] = str(settings.phones_file)
             extra["align_seconds"] = round(time.perf_counter() - t0, 3)
+        if alignment is None and neural.uses_phones() and (uses_recogniser(settings) or "phones_error" in extra):
+            shapes = mouth_shapes(clip, settings)
+            track = shapes.track
+            extra.update(shapes.summary())
+            extra["phones_source"] = "recognised"
+            from models.visemes import RECOGNISED_PHONE_GUIDANCE
+
+            phone_guidance = float(settings.extra.get("phone_guidance", RECOGNISED_PHONE_GUIDANCE))
+            extra["phone_guidance"] = phone_guidance
         t1 = time.perf_counter()
         rest = progress if progress is None or alignment is None else (
             lambda f: progress(_NEURAL_ALIGN_SHARE + (1 - _NEURAL_ALIGN_SHARE) * f))

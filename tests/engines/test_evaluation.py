@@ -68,10 +68,12 @@ def test_eval_command_on_real_speech(tmp_path, capsys):
     out = tmp_path / "report"
     assert main(["eval", str(clips), "-o", str(out), "--transcripts", str(tmp_path / "tx.txt")]) == 0
     doc = json.loads((out / "report.json").read_text())
-    proc = doc["summary"]["procedural"]
+    proc = doc["summary"]["procedural"]  # audio alone: the recogniser's mouth shapes
     assert proc["clips"] == 2 and proc["bilabials"] >= 6
-    assert proc["bilabial_closure"] == pytest.approx(1.0)
+    assert proc["bilabial_closure"] >= 0.85
     assert abs(proc["lag_frames"]) <= 2
+    told = doc["summary"]["procedural +transcript"]  # the transcript forced-aligned
+    assert told["bilabials"] >= 6 and told["bilabial_closure"] == pytest.approx(1.0)
     assert (out / "plots" / "asterisk-agent-pass.png").stat().st_size > 10_000
     md = (out / "report.md").read_text()
     assert "| bilabial closure | 1.0 |" in md and "asterisk-conf-getchannel" in md
