@@ -248,7 +248,6 @@ def _run_neural(clip, settings: GenerateSettings, progress: ProgressFn | None, c
             shapes = mouth_shapes(clip, settings)
             track = shapes.track
             extra.update(shapes.summary())
-            extra["phones_source"] = "recognised"
             from models.visemes import RECOGNISED_PHONE_GUIDANCE
 
             phone_guidance = float(settings.extra.get("phone_guidance", RECOGNISED_PHONE_GUIDANCE))

@@ -31,8 +31,9 @@ DEFAULT_THRESHOLD = 0.5
 CLOSURE_THRESHOLD = 0.5
 BILABIAL = 1
 MAX_SPANS = 200  # unsure spans kept in a take's metadata
-# Speech gate: a frame whose 300-3400 Hz energy is below an absolute floor, or far below the clip's loudest speech,
-# is silence whatever the recogniser says (mains hum, rumble, wind and room tone carry no speech band energy).
+# Speech gate (speech_frames): a frame is silence whatever the recogniser says when its 300-3400 Hz energy is below an
+# absolute floor or far below the clip's loudest frame (hum, rumble, room tone), when that band is as flat as white
+# noise (hiss, static), or when it is in too short a run of speech frames (clicks).
 SPEECH_BAND = (300.0, 3400.0)
 GATE_FLOOR_DB = -55.0
 GATE_RANGE_DB = 45.0
@@ -198,9 +199,8 @@ def _band_features(samples: np.ndarray, num_frames: int) -> tuple[np.ndarray, np
     """
     x = np.asarray(samples, dtype=np.float32)
     half = _GATE_WINDOW // 2
-    pad = (half, half + _GATE_WINDOW)
     # Mirror the clip at its ends: zero padding would make a step that reads as a broadband onset.
-    padded = np.pad(x, pad, mode="reflect" if len(x) > pad[1] else "constant")
+    padded = np.pad(x, half, mode="reflect" if len(x) > half else "constant")
     window = np.hanning(_GATE_WINDOW).astype(np.float32)
     freqs = np.fft.rfftfreq(_GATE_WINDOW, 1.0 / SAMPLE_RATE)
     band = (freqs >= SPEECH_BAND[0]) & (freqs <= SPEECH_BAND[1])
@@ -220,11 +220,6 @@ def _band_features(samples: np.ndarray, num_frames: int) -> tuple[np.ndarray, np
         smooth = np.apply_along_axis(np.convolve, 0, power.astype(np.float64), kernel, "same")[a - lo:b - lo] + 1e-12
         flatness[a:b] = np.exp(np.log(smooth).mean(axis=1)) / smooth.mean(axis=1)
     return level, flatness
-
-
-def speech_band_db(samples: np.ndarray, num_frames: int) -> np.ndarray:
-    """(num_frames,) level in dB full scale of the 300-3400 Hz band in a 32 ms Hann window at each 60 fps frame."""
-    return _band_features(samples, num_frames)[0]
 
 
 def speech_frames(samples: np.ndarray, num_frames: int) -> np.ndarray:
