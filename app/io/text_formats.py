@@ -176,10 +176,11 @@ def write_curves_json(path: str | Path, curves: np.ndarray, fps: float, rig: Rig
     doc = {
         "format": JSON_FORMAT, "version": JSON_VERSION, "name": name, "fps": fps, "num_frames": int(len(curves)),
         "curve_set": curve_set, "meta": meta or {},
-        "channels": {n: [round(float(v), 6) for v in values[:, i]] for i, n in enumerate(names)},
+        # np.round divides the rounded integer by 10**k, which gives the same double as round() (the nearest one
+        # to the decimal) outside exact ties, at a fraction of the cost on long takes.
+        "channels": dict(zip(names, np.round(np.asarray(values, np.float64), 6).T.tolist())),
         "head_pose": {"units": {"yaw": "deg", "pitch": "deg", "roll": "deg", "tx": "cm", "ty": "cm", "tz": "cm"},
-                      **{k: [round(float(v), 5) for v in head[:, i]]
-                         for i, k in enumerate(("yaw", "pitch", "roll", "tx", "ty", "tz"))}},
+                      **dict(zip(("yaw", "pitch", "roll", "tx", "ty", "tz"), np.round(head, 5).T.tolist()))},
     }
     atomic_write_text(path, json.dumps(doc, separators=(",", ":")))
 

@@ -13,6 +13,7 @@ from app.engines import metrics as M
 from app.engines.generate import GenerateSettings, generate_take
 from app.engines.phonetics.mouth_shapes import (
     CLASS_PHONES,
+    CLOSURE_THRESHOLD,
     UNSURE_PHONE,
     MouthShapes,
     decide,
@@ -48,16 +49,30 @@ def test_segments_follow_the_classes_and_cover_the_clip():
 def test_unsure_frames_never_commit_to_a_closure():
     p = probs_for([10, 1, 1, 10])
     p[1:3] = 0.0
-    p[1:3, 1] = 0.4  # p/b/m is the best class but below the threshold
+    p[1:3, 1] = 0.4  # p/b/m is the best class but below both thresholds
     p[1:3, 10] = 0.35
     p[1:3, 0] = 0.25
-    codes = frame_phones(p, 0.5)
+    codes = frame_phones(p, 0.5, 0.5)
     assert codes[1] == K and codes[2] == K  # the unsure vowel, not B
-    assert "B" not in [s.phone for s in frames_to_segments(p, 0.5)]
-    assert any(s.phone == UNSURE_PHONE for s in frames_to_segments(p, 0.5))
+    assert "B" not in [s.phone for s in frames_to_segments(p, 0.5, 0.5)]
+    assert any(s.phone == UNSURE_PHONE for s in frames_to_segments(p, 0.5, 0.5))
     p[1:3, 0] = 0.45  # silence now at least as likely as any speech class
     p[1:3, 1] = 0.3
-    assert frame_phones(p, 0.5)[1] == 0
+    assert frame_phones(p, 0.5, 0.5)[1] == 0
+
+
+def test_the_default_closure_threshold_closes_on_weaker_p_b_m_evidence():
+    p = probs_for([10, 1, 1, 10])
+    p[1:3] = 0.0
+    p[1:3, 10] = 0.7  # an open vowel is far more likely ...
+    p[1:3, 1] = 0.25  # ... but p/b/m reaches CLOSURE_THRESHOLD (0.2): a missed closure shows more than a brief one
+    p[1:3, 0] = 0.05
+    assert CLOSURE_THRESHOLD < 0.25
+    assert frame_phones(p, 0.5).tolist() == [10, 1, 1, 10]
+    assert "B" in [s.phone for s in frames_to_segments(p, 0.5)]
+    p[1:3, 1] = 0.15
+    p[1:3, 10] = 0.8
+    assert frame_phones(p, 0.5).tolist() == [10, 10, 10, 10]
 
 
 def test_decide_marks_unsure_frames_and_takes_closures_at_their_own_threshold():
