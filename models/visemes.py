@@ -47,8 +47,9 @@ class VisemeRecogniserConfig:
     kernel: int = 3
     dropout: float = 0.1
     classes: int = NUM_CLASSES
-    # Per-class offsets added to the log-probabilities before the softmax at inference (a calibration found on
-    # held-out speakers, see train_visemes.calibrate); zero = the raw classifier.
+    # Per-class offsets added to the log-probabilities before the softmax at inference, for a calibration fitted
+    # after training; zero = the raw classifier (the shipped weights: their operating points are the thresholds
+    # of app/engines/phonetics/mouth_shapes.py instead).
     bias: tuple[float, ...] = field(default_factory=lambda: (0.0,) * NUM_CLASSES)
 
     def encoder_config(self) -> AudioEncoderConfig:

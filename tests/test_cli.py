@@ -43,3 +43,28 @@ def test_info_on_audio_project_and_errors(tmp_path, capsys):
     assert "not a valid archive" in capsys.readouterr().err
     assert main(["info", "--rig"]) == 0
     assert "CTRL_C_jaw-translateY" in capsys.readouterr().out
+
+
+def test_info_and_render_open_every_take_format(tmp_path, capsys):
+    from app.io.export import ExportOptions, write_take
+
+    rest = Take.rest(12, name="formats")
+    base = np.array(rest.base)
+    base[:, rest.rig.index("CTRL_C_jaw-translateY")] = 0.6
+    take = Take(base, name="formats", rig=rest.rig)
+    proj = save_project(take, tmp_path / "formats.vrig")
+    paths = [proj] + [write_take(take, tmp_path / f"formats{s}", ExportOptions(curves="faceboard"))
+                      for s in (".fbx", ".csv", ".txt", ".json")]
+    for path in paths:
+        assert main(["info", str(path)]) == 0, path
+        out = capsys.readouterr().out
+        assert "12 frames at 60 fps" in out
+        if path.suffix != ".vrig":
+            assert f"curves imported from {path.name}" in out
+    png = tmp_path / "f.png"
+    assert main(["render", str(paths[2]), "-o", str(png), "--frame", "5", "--size", "160x180"]) == 0
+    assert png.stat().st_size > 1000
+    wav = tmp_path / "a.wav"
+    sf.write(wav, np.zeros(1600), 16000)
+    assert main(["render", str(wav), "-o", str(png)]) == 2
+    assert "is not a take" in capsys.readouterr().err

@@ -8,6 +8,7 @@ therefore stay cheap: heavy imports belong inside ``run``).
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 from types import ModuleType
 
 # Order is the order shown by ``vasa-rig --help``.
@@ -31,3 +32,26 @@ def load_commands() -> list[ModuleType]:
 
 class CommandError(Exception):
     """A user-facing failure: printed as one clear line, exit status 2."""
+
+
+def is_take_file(path) -> bool:
+    """Whether ``path`` names a take in a format we write or import (.vrig, .fbx, .csv, .txt, .json)."""
+    from app.io.export import EXPORT_SUFFIXES
+
+    return Path(path).suffix.lower() in EXPORT_SUFFIXES
+
+
+def open_take(path):
+    """Any take file we write or import, as a Take at 60 fps (imported curves become its base curves, with no
+    audio); a missing or unreadable file is a CommandError naming it."""
+    from app.core.project import ProjectFileError
+    from app.io.export import read_take
+    from app.io.text_formats import TakeFormatError
+
+    path = Path(path)
+    if not path.is_file():
+        raise CommandError(f"file not found: {path}")
+    try:
+        return read_take(path)
+    except (ProjectFileError, TakeFormatError) as exc:
+        raise CommandError(str(exc)) from None

@@ -12,7 +12,7 @@ HELP = "describe an audio file or project (duration, rate, channels, take conten
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("path", nargs="?", help="audio file or .vrig project")
+    p.add_argument("path", nargs="?", help="audio file, or a take (.vrig project, .fbx/.csv/.txt/.json curves)")
     p.add_argument("--rig", action="store_true", help="list the rig's channels with region, side and range")
 
 
@@ -22,7 +22,9 @@ def run(args: argparse.Namespace) -> int:
     if not args.path:
         raise CommandError("give an audio file or project, or --rig")
     path = Path(args.path)
-    if path.suffix.lower() == ".vrig":
+    from app.commands import is_take_file
+
+    if is_take_file(path):
         return _print_project(path)
     return _print_audio(path)
 
@@ -53,15 +55,17 @@ def _print_audio(path: Path) -> int:
 
 
 def _print_project(path: Path) -> int:
-    from app.core.project import ProjectFileError, load_project
+    from app.commands import open_take
 
-    try:
-        take = load_project(path)
-    except ProjectFileError as exc:
-        raise CommandError(str(exc)) from None
+    take = open_take(path)
     m = take.meta
     print(f"{path.name}: take '{take.name}', {take.num_frames} frames at {take.fps:g} fps ({take.duration:.2f} s)")
     print(f"  audio: {take.audio.path if take.audio else 'none'}")
+    if m.engine == "import":
+        src = m.extra.get("source_file", path.name)
+        print(f"  curves imported from {Path(src).name} (at {m.extra.get('source_fps', take.fps):g} fps); no "
+              "generation settings")
+        return 0
     emotions = ", ".join(f"{k.emotion}:{k.intensity:g}@{k.time:g}s" for k in m.emotion_keys)
     print(f"  engine {m.engine_label()}, seed {m.seed}, emotion {emotions}, gaze {m.gaze}, "
           f"head distance {m.head_distance:g}")

@@ -15,7 +15,7 @@ VIEW_CHOICES = ("front", "three-quarter", "side")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("project", help=".vrig project file")
+    p.add_argument("take", metavar="TAKE", help="a take: .vrig project, or .fbx/.csv/.txt/.json curves (no sound)")
     p.add_argument("-o", "--output", required=True, help="output file: .png (one frame) or .mp4 (the take)")
     p.add_argument("--frame", type=int, default=0, help="frame to render into a PNG (default 0)")
     p.add_argument("--view", choices=VIEW_CHOICES, default="front", help="camera preset (default front)")
@@ -39,17 +39,17 @@ def run(args: argparse.Namespace) -> int:
     if suffix not in (".png", ".mp4"):
         raise CommandError(f"output must end in .png or .mp4, got {out.name!r}")
     size = _parse_size(args.size)
-    from app.core.project import ProjectFileError, load_project  # noqa: PLC0415 - keeps --help fast
+    from app.commands import is_take_file, open_take  # noqa: PLC0415 - keeps --help fast
     from app.preview.geometry import HeadGeometryError  # noqa: PLC0415
     from app.preview.render import FaceRenderer, RenderError, save_png, write_movie  # noqa: PLC0415
 
-    try:
-        take = load_project(args.project)
-    except ProjectFileError as exc:
-        raise CommandError(str(exc)) from None
+    if not is_take_file(args.take):
+        raise CommandError(f"{Path(args.take).name} is not a take (.vrig, .fbx, .csv, .txt, .json); animate audio "
+                           "first with vasa-rig generate")
+    take = open_take(args.take)
     curves = take.evaluate()
     if len(curves) == 0:
-        raise CommandError(f"{args.project}: the take has no frames")
+        raise CommandError(f"{args.take}: the take has no frames")
     try:
         if suffix == ".png":
             if not 0 <= args.frame < len(curves):
@@ -61,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"wrote {out} (frame {args.frame}, {args.view}, {time.perf_counter() - t0:.1f} s)")
             return 0
         audio = None
+        if take.audio is None and not args.no_audio:
+            print(f"note: {Path(args.take).name} carries no audio; writing a silent movie")
         if take.audio is not None and not args.no_audio:
             audio = Path(take.audio.path)
             if not audio.is_file():

@@ -9,11 +9,12 @@ from pathlib import Path
 from app.commands import CommandError
 
 NAME = "stream"
-HELP = "stream a project (.vrig) or an audio file to Unreal Engine over Live Link Face (UDP)"
+HELP = "stream a take (.vrig, .fbx, .csv, .txt, .json) or an audio file to Unreal Engine over Live Link Face (UDP)"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("input", metavar="PROJECT|AUDIO", help=".vrig project, or an audio file to animate first")
+    p.add_argument("input", metavar="TAKE|AUDIO",
+                   help="a take (.vrig project, or .fbx/.csv/.txt/.json curves), or an audio file to animate first")
     p.add_argument("--host", default=None, help="destination host (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=None, help="destination UDP port (default 11111)")
     p.add_argument("--target", action="append", default=[], metavar="HOST:PORT",
@@ -41,13 +42,10 @@ def _targets(args: argparse.Namespace) -> list[tuple[str, int]]:
 
 
 def _load_take(path: Path):
-    from app.core.project import PROJECT_SUFFIX, ProjectFileError, load_project  # noqa: PLC0415
+    from app.commands import is_take_file, open_take  # noqa: PLC0415
 
-    if path.suffix.lower() == PROJECT_SUFFIX:
-        try:
-            return load_project(path)
-        except ProjectFileError as exc:
-            raise CommandError(str(exc)) from None
+    if is_take_file(path):
+        return open_take(path)
     if not path.exists():
         raise CommandError(f"file not found: {path}")
     return _take_from_audio(path)
@@ -62,7 +60,8 @@ def _take_from_audio(path: Path):
     try:
         clip = load_audio(path)
     except AudioError as exc:
-        raise CommandError(f"{path.name} is neither a .vrig project nor readable audio: {exc}") from None
+        raise CommandError(f"{path.name} is neither a take (.vrig, .fbx, .csv, .txt, .json) nor readable audio: "
+                           f"{exc}") from None
     print(f"animating {path.name} ({clip.duration:.1f} s) with the procedural engine ...")
     try:
         return generate_take(clip, GenerateSettings())

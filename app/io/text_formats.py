@@ -126,13 +126,21 @@ def read_llf_csv(path: str | Path, rig: RigSpec, fps: float | None = None) -> Im
 
 
 def _fps_from_timecodes(stamps: list[str], path: Path) -> float:
-    """The smallest frame rate consistent with the FF field of the timecodes (Live Link Face records 30 or 60)."""
+    """The frame rate the FF field of the timecodes implies (Live Link Face records 30 or 60).
+
+    Once the seconds roll over, the largest FF seen fixes the rate (the smallest standard rate above it). A take
+    shorter than a second never rolls over and fits any rate above its last FF: it is read at 60 fps, the rate of
+    our exports and of the rig's data, unless its FF already reaches 60."""
     max_ff = 0
+    seconds = set()
     for s in stamps:
         m = _TIMECODE.match(s)
         if not m:
             raise TakeFormatError(f"{path.name}: timecode {s!r} is not HH:MM:SS:FF.fff; give the frame rate")
         max_ff = max(max_ff, int(m.group(4)))
+        seconds.add(m.group(1, 2, 3))
+    if len(seconds) <= 1 and max_ff < 60:
+        return 60.0
     for rate in (24.0, 25.0, 30.0, 50.0, 60.0, 120.0):
         if max_ff < rate:
             return rate
@@ -169,6 +177,9 @@ def rig_curves_from_set(values: np.ndarray, rig: RigSpec, curve_set: str) -> np.
     raise ValueError(f"unknown curve set {curve_set!r}; choose {', '.join(CURVE_SETS)}")
 
 
+HEAD_POSE_KEYS = ("yaw", "pitch", "roll", "tx", "ty", "tz")
+
+
 def write_curves_json(path: str | Path, curves: np.ndarray, fps: float, rig: RigSpec, *, curve_set: str = "faceboard",
                       name: str = "take", meta: dict | None = None) -> None:
     names, values = curve_set_values(curves, rig, curve_set)
@@ -178,9 +189,9 @@ def write_curves_json(path: str | Path, curves: np.ndarray, fps: float, rig: Rig
         "curve_set": curve_set, "meta": meta or {},
         # np.round divides the rounded integer by 10**k, which gives the same double as round() (the nearest one
         # to the decimal) outside exact ties, at a fraction of the cost on long takes.
-        "channels": dict(zip(names, np.round(np.asarray(values, np.float64), 6).T.tolist())),
+        "channels": dict(zip(names, np.round(np.asarray(values, np.float64), 6).T.tolist(), strict=True)),
         "head_pose": {"units": {"yaw": "deg", "pitch": "deg", "roll": "deg", "tx": "cm", "ty": "cm", "tz": "cm"},
-                      **dict(zip(("yaw", "pitch", "roll", "tx", "ty", "tz"), np.round(head, 5).T.tolist()))},
+                      **dict(zip(HEAD_POSE_KEYS, np.round(head, 5).T.tolist(), strict=True))},
     }
     atomic_write_text(path, json.dumps(doc, separators=(",", ":")))
 

@@ -192,5 +192,33 @@ def test_stream_audio_animates_it_first(tmp_path, capsys):
     jaw = [p.packet.value("JawOpen") for p in packets]
     assert len(packets) >= 100 and max(jaw) > 0.1  # the mouth moves with the speech
     (tmp_path / "notes.txt").write_text("hello")
-    with pytest.raises(CommandError, match="neither a .vrig project nor readable audio"):
+    with pytest.raises(CommandError, match="notes.txt, line 1: expected 174"):
         stream.run(parse(stream, [str(tmp_path / "notes.txt")]))
+
+
+@pytest.mark.parametrize("suffix", [".fbx", ".csv", ".txt", ".json"])
+def test_stream_takes_every_take_format_the_exporter_writes(project, suffix, capsys):
+    """A take exported to any format streams like the project it came from (no audio: a note, then no sound)."""
+    from app.io.export import ExportOptions, read_take, write_take
+
+    path, expected = project
+    out = write_take(read_take(path), path.with_suffix(suffix), ExportOptions(curves="faceboard", key_tolerance=None))
+    with LiveLinkReceiver(0) as receiver:
+        assert stream.run(parse(stream, [str(out), "--port", str(receiver.port), "--play-audio"])) == 0
+        assert receiver.wait_for(31, WAIT_S)
+        packets = receiver.packets()
+    got = np.array([p.packet.values for p in packets[:30]], dtype=np.float32)
+    assert got.shape == expected.shape
+    # The jaw survives every format (the Live Link CSV holds ARKit values, the others the controls), the head yaw
+    # every format but the EmoFace text, which has the 174 controls only.
+    cols = [17] if suffix == ".txt" else [17, 52]
+    np.testing.assert_allclose(got[:, cols], expected[:, cols], atol=0.02)
+    text = capsys.readouterr().out
+    assert "the take has no audio; streaming without sound" in text and "stopped: 30 frames sent" in text
+
+
+def test_stream_refuses_a_broken_take_file_by_name(tmp_path):
+    bad = tmp_path / "broken.csv"
+    bad.write_text("Timecode,BlendShapeCount\nnot,a take\n")
+    with pytest.raises(CommandError, match="broken.csv"):
+        stream.run(parse(stream, [str(bad)]))

@@ -151,3 +151,14 @@ def test_frame_range_and_rate(tmp_path):
         lo = src[60 + 2 * k - 1:60 + 2 * k + 2].min(axis=0) - 1e-5
         hi = src[60 + 2 * k - 1:60 + 2 * k + 2].max(axis=0) + 1e-5
         assert np.all((rows[k] >= lo) & (rows[k] <= hi))
+
+
+def test_llf_csv_shorter_than_a_second_keeps_its_rate(tmp_path):
+    """A take that never rolls over a second fits any rate above its last FF: it is read at 60 fps, not at the
+    smallest rate that fits (which made a half-second 60 fps take twice as long)."""
+    for n in (2, 30, 59):
+        write_take(_take(n), tmp_path / "short.csv")
+        back = read_take(tmp_path / "short.csv")
+        assert back.num_frames == n and back.meta.extra["source_fps"] == 60.0
+    write_take(_take(40), tmp_path / "slow.csv", fps=30)  # 0.65 s at 30 fps with the rate given when reading
+    assert read_take(tmp_path / "slow.csv", fps=30).num_frames == 39
