@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import zipfile
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,10 @@ FORMAT = "vasa-rig/project"
 SCHEMA_VERSION = 1
 MANIFEST = "project.json"
 BASE_ARRAY = "base.npy"
+# Members larger than this are refused before they are inflated (a 10-hour take's manifest with every edit is far
+# smaller; the curve array of 3 hours at 60 fps with every channel is about 470 MiB).
+MAX_MANIFEST_BYTES = 64 << 20
+MAX_BASE_BYTES = 512 << 20
 
 # version -> function upgrading a manifest dict of that version to version + 1.
 UPGRADES: dict[int, Callable[[dict], dict]] = {}
@@ -63,16 +68,22 @@ def load_project(path: str | Path, rig: RigSpec | None = None) -> Take:
             names = set(zf.namelist())
             if MANIFEST not in names or BASE_ARRAY not in names:
                 raise ProjectFileError(f"{path.name} is not a VASA-Rig project (missing {MANIFEST} or {BASE_ARRAY})")
-            manifest = json.loads(zf.read(MANIFEST).decode("utf-8"))
-            base = np.load(io.BytesIO(zf.read(BASE_ARRAY)), allow_pickle=False)
+            manifest = json.loads(_read_member(zf, MANIFEST, MAX_MANIFEST_BYTES, path).decode("utf-8"))
+            base = np.load(io.BytesIO(_read_member(zf, BASE_ARRAY, MAX_BASE_BYTES, path)), allow_pickle=False)
     except ProjectFileError:
         raise
     except zipfile.BadZipFile:
         raise ProjectFileError(f"{path.name} is damaged or not a VASA-Rig project (not a valid archive)") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
         raise ProjectFileError(f"{path.name}: the project description is damaged ({exc})") from None
+    except zlib.error:
+        raise ProjectFileError(f"{path.name} is damaged (a compressed member does not decompress)") from None
+    except NotImplementedError as exc:  # zipfile: an unknown compression method or archive version
+        raise ProjectFileError(f"{path.name} is damaged or not a VASA-Rig project ({exc})") from None
     except (ValueError, OSError, EOFError, zipfile.LargeZipFile) as exc:
         raise ProjectFileError(f"{path.name}: cannot read the project ({exc})") from None
+    if base.dtype.kind not in "fiu":
+        raise ProjectFileError(f"{path.name}: the curve array holds {base.dtype} values, not numbers")
     manifest = upgrade_manifest(manifest, path.name)
     audio = manifest.get("audio")
     if isinstance(audio, dict) and audio.get("relative_path") and not Path(str(audio.get("path"))).exists():
@@ -81,10 +92,28 @@ def load_project(path: str | Path, rig: RigSpec | None = None) -> Take:
             audio["path"] = str(candidate)
     try:
         return manifest_to_take(manifest, base, rig)
-    except ProjectFileError:
-        raise
-    except (KeyError, TypeError, ValueError, IndexError) as exc:
+    except ProjectFileError as exc:
+        raise ProjectFileError(f"{path.name}: {exc}") from None
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError, OverflowError) as exc:
         raise ProjectFileError(f"{path.name}: the project is damaged or inconsistent ({exc})") from None
+
+
+def _read_member(zf: zipfile.ZipFile, name: str, limit: int, path: Path) -> bytes:
+    """A member's bytes, refused before inflating when it claims to be (or turns out) larger than ``limit``: a zip
+    bomb costs at most ``limit`` bytes of memory, whatever its header says."""
+    info = zf.getinfo(name)
+    too_big = ProjectFileError(f"{path.name}: {name} inflates to more than {limit >> 20} MiB; this is not a project "
+                               "VASA-Rig wrote (refused to protect memory)")
+    if info.file_size > limit:
+        raise too_big
+    chunks, total = [], 0
+    with zf.open(info) as fh:
+        while chunk := fh.read(1 << 20):
+            total += len(chunk)
+            if total > info.file_size:  # inflates past the size its header gives: damaged, or a bomb that lies
+                raise ProjectFileError(f"{path.name} is damaged ({name} is larger than the archive says)")
+            chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def upgrade_manifest(manifest: object, label: str = "project") -> dict:
@@ -143,6 +172,9 @@ def manifest_to_take(manifest: dict, base: np.ndarray, rig: RigSpec | None = Non
     unknown = [c for c in channels if c not in rig.channel_names]
     if unknown:
         raise ProjectFileError(f"project uses channels this rig does not have: {', '.join(unknown[:5])}")
+    fps = float(manifest["fps"])
+    if not 0 < fps <= 1000:  # also refuses NaN
+        raise ProjectFileError(f"frame rate {fps:g} is not between 0 and 1000 fps")
     full = rig.rest_curves(base.shape[0])
     full[:, [rig.index(c) for c in channels]] = base
     a = manifest.get("audio")
@@ -161,5 +193,5 @@ def manifest_to_take(manifest: dict, base: np.ndarray, rig: RigSpec | None = Non
     locks = [Lock(int(lk["start"]), int(lk["end"]),
                   None if lk.get("channels") is None else tuple(rig.index(c) for c in lk["channels"]))
              for lk in manifest.get("locks", [])]
-    return Take(full, fps=float(manifest["fps"]), name=str(manifest.get("name", "take")), rig=rig, audio=audio,
+    return Take(full, fps=fps, name=str(manifest.get("name", "take")), rig=rig, audio=audio,
                 meta=meta, edits=edits, locks=locks)

@@ -45,7 +45,7 @@ def export_curves(take: Take, options: ExportOptions) -> tuple[np.ndarray, float
         raise ExportError(f"frame range {start}..{end} is outside the take (frames 0..{n - 1})")
     fps = take.fps if options.fps is None else float(options.fps)
     if not np.isfinite(fps) or fps <= 0 or fps > 1000:
-        raise ExportError(f"frame rate must be between 0 and 1000, got {options.fps}")
+        raise ExportError(f"frame rate must be between 0 and 1000, got {fps:g}")
     curves = take.evaluate()[start:end + 1]
     if not np.all(np.isfinite(curves)):
         raise ExportError("the take contains NaN or infinite values; regenerate it before exporting")
