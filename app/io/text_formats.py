@@ -198,39 +198,56 @@ def write_curves_json(path: str | Path, curves: np.ndarray, fps: float, rig: Rig
 
 def read_curves_json(path: str | Path, rig: RigSpec) -> ImportedCurves:
     path = Path(path)
+    text = _read_text(path)
     try:
-        doc = json.loads(_read_text(path))
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise TakeFormatError(f"{path.name} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except RecursionError:
+        raise TakeFormatError(f"{path.name} is not a VASA-Rig curves file (nested too deeply)") from None
     if not isinstance(doc, dict) or doc.get("format") != JSON_FORMAT:
         raise TakeFormatError(f"{path.name} is not a VASA-Rig curves file")
-    if doc.get("version", 0) > JSON_VERSION:
-        raise TakeFormatError(f"{path.name} was written by a newer version (curves format {doc.get('version')})")
+    version = doc.get("version", 0)
+    if not isinstance(version, int):
+        raise TakeFormatError(f"{path.name}: invalid curves format version {version!r}")
+    if version > JSON_VERSION:
+        raise TakeFormatError(f"{path.name} was written by a newer version (curves format {version})")
     try:
         n, fps, curve_set = int(doc["num_frames"]), float(doc["fps"]), str(doc["curve_set"])
         channels = doc["channels"]
         if curve_set not in CURVE_SETS:
             raise TakeFormatError(f"{path.name}: unknown curve set {curve_set!r}")
+        if not 0 < fps <= 1000:  # also refuses NaN
+            raise TakeFormatError(f"{path.name}: frame rate {fps:g} is not between 0 and 1000 fps")
+        if not 1 <= n <= len(text):  # every frame takes at least a character: a larger count is a lie
+            raise TakeFormatError(f"{path.name}: num_frames {n} does not fit the file")
         names = {"faceboard": rig.control_names, "metahuman": rig.ue_curve_names,
                  "arkit": rig.arkit_names[:52]}[curve_set]
         values = np.zeros((n, len(names)), np.float32)
         for i, name in enumerate(names):
             if name in channels:
-                col = np.asarray(channels[name], dtype=np.float32)
-                if col.shape != (n,):
-                    raise TakeFormatError(f"{path.name}: channel {name} has {col.size} values, expected {n}")
-                values[:, i] = col
-        _check_finite(values, path)
+                values[:, i] = _json_column(channels[name], n, name, path)
         out = rig_curves_from_set(values, rig, curve_set)
         head = doc.get("head_pose", {})
         for i, k in enumerate(("yaw", "pitch", "roll", "tx", "ty", "tz")):
             if k in head:
-                out[:, NUM_CONTROLS + i] = np.asarray(head[k], dtype=np.float32)
+                out[:, NUM_CONTROLS + i] = _json_column(head[k], n, f"head_pose {k}", path)
+        meta = doc.get("meta", {})
+        meta = dict(meta) if isinstance(meta, dict) else {}
     except TakeFormatError:
         raise
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise TakeFormatError(f"{path.name}: malformed curves file ({exc})") from None
-    return ImportedCurves(rig.clamp(out), fps, str(doc.get("name", path.stem)), dict(doc.get("meta", {})))
+    return ImportedCurves(rig.clamp(out), fps, str(doc.get("name", path.stem)), meta)
+
+
+def _json_column(values, n: int, name: str, path: Path) -> np.ndarray:
+    col = np.asarray(values, dtype=np.float64)
+    if col.shape != (n,):
+        raise TakeFormatError(f"{path.name}: channel {name} has {col.size} values, expected {n}")
+    _check_finite(col, path)
+    # Beyond any rig range (clamped later), and within float32, so the cast cannot overflow.
+    return np.clip(col, -1e6, 1e6).astype(np.float32)
 
 
 def _read_text(path: Path) -> str:
