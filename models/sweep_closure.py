@@ -2,11 +2,11 @@
 
     python -m models.sweep_closure CORPUS [CORPUS...] [--clips 40] [--confidence 0.5] [--closure 0.1 0.2 0.3 0.5]
 
-Each engine animates the ``val_real`` and ``val_voice`` clips of the corpora (speakers kept out of the recogniser's
-training, and not the held-out sets of ``vasa-rig bench quality``), clean and through the validation telephone
-channel, from the audio alone, at every pair of confidence and p/b/m thresholds. It prints closure and aperture
-(app/engines/metrics.py) per set and pooled, with mouth SD and jitter, so the trade between missed and extra
-closures can be read off one table.
+Each engine animates the validation clips of the corpora (``val_voice`` by default: voices kept out of the
+recogniser's training and out of the held-out sets of ``vasa-rig bench quality``; ``val_real`` holds the bench's
+speakers), clean and through the validation telephone channel, from the audio alone, at every pair of confidence
+and p/b/m thresholds. It prints closure and aperture (app/engines/metrics.py) per set and pooled, with mouth SD and
+jitter, so the trade between missed and extra closures can be read off one table.
 """
 
 from __future__ import annotations
@@ -14,18 +14,19 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from pathlib import Path
 
 import numpy as np
 import torch
 
 
-def validation_clips(corpora, per_split: int, seed: int = 0) -> dict[str, list]:
+def validation_clips(corpora, per_split: int, seed: int = 0, splits=("val_voice",)) -> dict[str, list]:
     """{split: [(audio, phones)]}: up to ``per_split`` random clips of at least 1 s from each validation split."""
     from app.engines.phonetics.segments import PhoneSegment
     from models.train_visemes import Sampler
 
     out = {}
-    for split in ("val_real", "val_voice"):
+    for split in splits:
         try:
             clips = [c for c in Sampler(corpora, (split,)).clips() if len(c[0]) >= 16000]
         except Exception as exc:  # noqa: BLE001 - a corpus without this split is reported and skipped
@@ -66,13 +67,21 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--confidence", type=float, nargs="+", default=[0.5])
     ap.add_argument("--closure", type=float, nargs="+", default=[0.1, 0.2, 0.3, 0.5])
     ap.add_argument("--engines", default="procedural,neural")
+    ap.add_argument("--splits", nargs="+", default=["val_voice"],
+                    help="validation splits (default val_voice: val_real shares its speakers with the held-out "
+                         "sets of vasa-rig bench quality, so thresholds chosen on it are not judged independently)")
+    ap.add_argument("--weights", default=None, help="recogniser weights to try (default: the shipped ones)")
     args = ap.parse_args(argv)
+    if args.weights:
+        import models.visemes
+
+        models.visemes.DEFAULT_WEIGHTS = Path(args.weights)
     import models.corpus_tensors as CT
     from app.engines import metrics as M
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     corpora = [CT.load(p).with_visemes() for p in args.corpora]
-    sets = validation_clips(corpora, args.clips)
+    sets = validation_clips(corpora, args.clips, splits=tuple(args.splits))
     if not sets:
         print("no validation clips in these corpora", file=sys.stderr)
         return 2
