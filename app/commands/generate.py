@@ -66,8 +66,7 @@ def run(args: argparse.Namespace) -> int:
     if args.confidence is not None and not 0.0 <= args.confidence <= 1.0:
         raise CommandError(f"--confidence must be between 0 and 1, got {args.confidence:g}")
     transcript = read_transcript(args.transcript) if args.transcript is not None else None
-    if args.phones is not None and not Path(args.phones).is_file():
-        raise CommandError(f"phone file not found: {args.phones}")
+    phones_end = read_phones_end(args.phones) if args.phones is not None else None
     if args.emotion_keys is not None:
         keys = read_emotion_keys(args.emotion_keys)
     elif args.emotion is not None:
@@ -84,6 +83,9 @@ def run(args: argparse.Namespace) -> int:
         clip = load_audio(args.input)
     except AudioError as exc:
         raise CommandError(str(exc)) from None
+    if phones_end is not None and phones_end > clip.duration + 0.5:
+        raise CommandError(f"{Path(args.phones).name} runs to {_seconds(phones_end)} but the audio is only "
+                           f"{_seconds(clip.duration)} long; is it for another recording?")
     bar = ProgressBar(sys.stderr, enabled=not args.quiet and clip.duration >= PROGRESS_MIN_SECONDS)
     t0 = time.perf_counter()
     try:
@@ -165,6 +167,26 @@ def read_transcript(value: str) -> str:
     return text.strip()
 
 
+def read_phones_end(path_text: str) -> float:
+    """Check a phone file before any audio is read; returns where its last phone ends (seconds)."""
+    from app.engines.phonetics.phone_files import read_phone_file
+    from app.engines.phonetics.segments import PhoneticsError
+
+    path = Path(path_text)
+    if not path.is_file():
+        raise CommandError(f"phone file not found: {path}")
+    try:
+        return float(read_phone_file(path).end)
+    except PhoneticsError as exc:
+        raise CommandError(str(exc)) from None
+    except RecursionError:
+        raise CommandError(f"{path.name} is not a phone file (nested too deeply)") from None
+
+
+def _seconds(value: float) -> str:
+    return f"{value:.2f} s" if value < 1e6 else f"{value:.3g} s"
+
+
 def parse_emotion(text: str, time_s: float = 0.0):
     from app.core.take import EMOTIONS, EmotionKey
 
@@ -202,6 +224,8 @@ def read_emotion_keys(path_text: str) -> tuple:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
             raise CommandError(f"{path.name} is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise CommandError(f"{path.name} is not an emotion keys file (nested too deeply)") from None
         items = data.get("keys") if isinstance(data, dict) else data
         if not isinstance(items, list):
             raise CommandError(f"{path.name}: expected a list of {{time, emotion, intensity}} objects")
@@ -223,7 +247,7 @@ def read_emotion_keys(path_text: str) -> tuple:
     for where, t, emotion, intensity in rows:
         try:
             t_val = float(t)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise CommandError(f"{path.name} {where}: time must be a number of seconds, got {t!r}") from None
         if not isinstance(emotion, str):
             raise CommandError(f"{path.name} {where}: missing emotion name")

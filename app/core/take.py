@@ -7,6 +7,7 @@ consumer (preview, exporters, Live Link) reads. The Take knows nothing of Qt; vi
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -42,8 +43,8 @@ class EmotionKey:
             raise ValueError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
         if not 0.0 <= self.intensity <= 1.0:
             raise ValueError(f"emotion intensity must be within 0..1, got {self.intensity}")
-        if self.time < 0:
-            raise ValueError("emotion key time must be non-negative")
+        if not 0 <= self.time < math.inf:  # also refuses NaN
+            raise ValueError(f"emotion key time must be a finite number of seconds from 0, got {self.time}")
 
 
 @dataclass(frozen=True)
