@@ -138,6 +138,12 @@ def mutate_bytes(data: bytes, rng: np.random.Generator) -> bytes:
 
 
 @pytest.fixture
+def tally() -> Counter:
+    """The campaign's counters, for tests that classify their own cases (decoders, kill tests, loaders)."""
+    return TALLY
+
+
+@pytest.fixture
 def mutate():
     return mutate_bytes
 
