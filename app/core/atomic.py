@@ -1,13 +1,23 @@
-"""Atomic file writes: a reader sees the old file or the new one, never half of either."""
+"""Atomic file writes: a reader sees the old file or the new one, never half of either.
+
+The new file is written to ``.<name>.<pid>.<random>.tmp`` beside the destination. A writer killed before the rename
+(kill -9, power loss) leaves that temp file behind; the next write of the same destination removes the temp files
+of writers that no longer run (and, for names without a process id, any older than ``STALE_TEMP_SECONDS``).
+"""
 
 from __future__ import annotations
 
 import os
+import re
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
+
+STALE_TEMP_SECONDS = 600.0
+_TEMP_TAIL = re.compile(r"^(?:(\d+)\.)?[^.]+\.tmp$")  # after ".<name>.": "<pid>.<random>.tmp" (or older "<random>.tmp")
 
 
 @contextmanager
@@ -17,7 +27,8 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"folder does not exist: {directory}")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    sweep_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
     try:
         # mkstemp creates the file private (0600); give it the permissions a plain open() would.
         os.chmod(tmp, 0o666 & ~_umask())
@@ -33,6 +44,52 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
             pass
         raise
     _fsync_dir(directory)
+
+
+def temp_files_of(path: str | os.PathLike) -> list[Path]:
+    """The temp files ``atomic_write`` makes (or left) for ``path``."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    prefix = f".{path.name}."
+    try:
+        names = os.listdir(directory)
+    except OSError:
+        return []
+    return [directory / n for n in names if n.startswith(prefix) and _TEMP_TAIL.match(n[len(prefix):])]
+
+
+def sweep_stale_temps(path: str | os.PathLike) -> int:
+    """Remove temp files of ``path`` left by writers that were killed; returns how many were removed."""
+    removed = 0
+    prefix_len = len(Path(path).name) + 2
+    for tmp in temp_files_of(path):
+        m = _TEMP_TAIL.match(tmp.name[prefix_len:])
+        if m and m.group(1) and os.name == "posix":
+            stale = int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1)))
+        else:  # no process id in the name, or no safe way to ask about one (os.kill ends processes on Windows)
+            try:
+                stale = time.time() - tmp.stat().st_mtime > STALE_TEMP_SECONDS
+            except OSError:
+                continue
+        if stale:
+            try:
+                tmp.unlink()
+                removed += 1
+            except OSError:
+                pass
+    return removed
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else (or the platform cannot tell): keep its file
+    return True
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -153,13 +153,14 @@ def pytest_terminal_summary(terminalreporter):
         return
     t = TALLY
     terminalreporter.write_sep("-", "fuzz and fault summary")
-    terminalreporter.write_line(
-        f"fuzz: {t['inputs']} inputs tried, {t['clean']} clean errors, {t['ok']} successes, {t['crash']} crashes, "
-        f"{t['hang']} hangs")
+    if t["inputs"]:
+        terminalreporter.write_line(
+            f"fuzz: {t['inputs']} inputs tried, {t['clean']} clean errors, {t['ok']} successes, {t['crash']} crashes, "
+            f"{t['hang']} hangs")
     if t["kills"]:
         terminalreporter.write_line(
-            f"kill -9: {t['kills']} kills during saves and exports, {t['damaged']} files damaged, "
-            f"{t['left_temps']} temp files left after the next save")
+            f"kill -9: {t['kills']} kills during saves and exports ({t['mid_write']} mid-write, leaving a temp "
+            f"file), {t['damaged']} files damaged, {t['left_temps']} temp files left after the next save")
     if t["loaders"]:
         terminalreporter.write_line(
             f"malicious checkpoint: {t['loaders']} loaders tried, {t['payloads_run']} payloads executed")
