@@ -14,6 +14,7 @@ from types import ModuleType
 # Order is the order shown by ``vasa-rig --help``.
 COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.generate",
+    "app.commands.batch",
     "app.commands.export",
     "app.commands.info",
     "app.commands.eval",

@@ -46,6 +46,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"what to measure: {', '.join(SECTIONS)} (default: all)")
     p.add_argument("--clips", type=int, default=30, help="clips per held-out set in the quality bench (default 30)")
     p.add_argument("--seed", type=int, default=0, help="performance seed (default 0)")
+    p.add_argument("--lines", type=int, default=200, help="real-speech lines in the batch bench (default 200)")
     p.add_argument("--word-recognition", action="store_true",
                    help="also time PocketSphinx word recognition, the old (slow) audio-only front end")
 
@@ -415,6 +416,54 @@ def bench_livelink(args: argparse.Namespace) -> list[Row]:
         Row("frames lost, out of order or wrong", str(lost), "0", lost == 0)]
 
 
+def bench_batch(args: argparse.Namespace) -> list[Row]:
+    """``vasa-rig batch`` on real speech lines (Asterisk prompts) with one worker and with two: lines/s, real-time
+    factor, peak memory per worker and how it moves from a worker's first lines to its last."""
+    import csv
+    import tempfile
+
+    from app.engines.batch import BatchOptions, plan_lines, read_manifest, run_batch
+    from app.engines.generate import GenerateSettings
+
+    prompts = sorted(_prompts(), key=lambda i: str(i.path))[: max(1, args.lines)]
+    rows: list[Row] = []
+    rates = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "lines.csv"
+        with open(listing, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["audio", "output"])
+            for i, item in enumerate(prompts):
+                w.writerow([str(item.path), f"{i:04d}_{item.path.stem}"])
+        lines = plan_lines(listing)
+        for workers, threads in ((1, None), (1, 1), (2, 1)):
+            label = f"{workers} worker(s), {threads or 'all'} thread(s) each"
+            out = Path(tmp) / f"out{workers}_{threads}"
+            options = BatchOptions(base=GenerateSettings(seed=args.seed), suffix=".json", workers=workers,
+                                   threads=threads)
+            summary = run_batch(lines, out, options)
+            entries = [e for e in read_manifest(out).values() if e.get("status") == "done"]
+            per_worker: dict[int, list[dict]] = {}
+            for e in sorted(entries, key=lambda e: e["output"]):
+                per_worker.setdefault(int(e["worker"]), []).append(e)
+            peak = max((float(e["peak_rss_mb"]) for e in entries), default=0.0)
+            rss = [(float(v[min(len(v) - 1, 4)].get("rss_mb", 0)), float(v[-1].get("rss_mb", 0)))
+                   for v in per_worker.values()]
+            rates[(workers, threads)] = summary.lines_per_second
+            rows += [Row(f"{label}: {summary.done} of {summary.total} lines "
+                         f"({summary.audio_seconds / 60:.1f} min of speech), {summary.failed} failed",
+                         f"{summary.wall_seconds:.1f} s, {summary.lines_per_second:.1f} lines/s, "
+                         f"{summary.realtime_factor:.0f}x real time"),
+                     Row(f"{label}: memory per worker (peak; resident after the 5th and the last line)",
+                         f"{peak:.0f} MB; " + ", ".join(f"{a:.0f} -> {b:.0f} MB" for a, b in rss))]
+    for base in ((1, None), (1, 1)):
+        if rates.get(base):
+            ratio = rates[(2, 1)] / rates[base]
+            rows.append(Row(f"2 workers against {base[0]} worker with {base[1] or 'all'} thread(s) (lines/s)",
+                            f"{ratio:.2f}x", ">= 1.7x", ratio >= 1.7))
+    return rows
+
+
 SECTIONS: dict[str, tuple[str, Section]] = {
     "speed": ("real-time factor on ~10 s and ~60 s of real speech (Asterisk prompts)", bench_speed),
     "quality": ("lip sync and liveliness (quality_metrics.md) of both engines on held-out real voices, "
@@ -423,4 +472,5 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "export": ("writing a 60 s take in each output format", bench_export),
     "preview": ("3D preview: frame evaluation and offscreen rendering", bench_preview),
     "livelink": ("10 s of Live Link Face streaming at 60 fps to a local receiver", bench_livelink),
+    "batch": ("vasa-rig batch on real speech lines, one worker and two", bench_batch),
 }

@@ -1,0 +1,144 @@
+"""``vasa-rig batch``: folders and lists of real speech lines, the manifest, resuming, failures kept per line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from app.__main__ import main
+from app.engines.batch import MANIFEST_NAME, BatchError, BatchOptions, plan_lines, read_manifest, run_batch
+from app.engines.generate import GenerateSettings
+
+DATA = Path(__file__).parent / "data"
+PASS = DATA / "asterisk-agent-pass.wav"
+BUSY = DATA / "asterisk-all-circuits-busy-now.wav"
+CHANNEL = DATA / "asterisk-conf-getchannel.wav"
+
+
+@pytest.fixture
+def lines_dir(tmp_path):
+    root = tmp_path / "dialogue"
+    (root / "act1").mkdir(parents=True)
+    (root / "act2" / "scene3").mkdir(parents=True)
+    shutil.copy(PASS, root / "act1" / "pass.wav")
+    shutil.copy(BUSY, root / "act2" / "scene3" / "busy.wav")
+    (root / "act2" / "scene3" / "busy.txt").write_text("All circuits are busy now.\n")
+    (root / "act2" / "broken.wav").write_bytes(b"RIFF\x10\x00\x00\x00WAVEjunk")
+    (root / "act2" / "notes.md").write_text("not audio")
+    return root
+
+
+def test_a_folder_keeps_its_layout_resumes_and_reports_failures(lines_dir, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["batch", str(lines_dir), "-o", str(out), "--format", "json", "--workers", "1", "--quiet"]
+    assert main(argv) == 1  # one line failed
+    printed = capsys.readouterr()
+    assert "3 lines: 2 done, 0 unchanged, 1 failed" in printed.out
+    assert "broken.wav" in printed.err
+    assert (out / "act1" / "pass.json").is_file() and (out / "act2" / "scene3" / "busy.json").is_file()
+    assert not (out / "act2" / "broken.json").exists()
+    manifest = read_manifest(out)
+    assert set(manifest) == {"act1/pass", "act2/scene3/busy", "act2/broken"}
+    busy = manifest["act2/scene3/busy"]
+    assert busy["status"] == "done" and busy["phones_source"] == "forced"  # the transcript beside it was used
+    assert manifest["act1/pass"]["phones_source"] == "recognised" and manifest["act1/pass"]["audio_seconds"] > 3
+    assert manifest["act2/broken"]["status"] == "failed" and "broken.wav" in manifest["act2/broken"]["error"]
+    assert len(busy["input_sha256"]) == 64 and busy["engine"] == "procedural"
+    first = (out / "act1" / "pass.json").stat().st_mtime_ns
+
+    # Rerun: finished lines are skipped, the failed one is tried again.
+    assert main(argv) == 1
+    assert "3 lines: 0 done, 2 unchanged, 1 failed" in capsys.readouterr().out
+    assert (out / "act1" / "pass.json").stat().st_mtime_ns == first
+
+    # Fix the broken line and change a setting: everything is redone with the new seed.
+    shutil.copy(CHANNEL, lines_dir / "act2" / "broken.wav")
+    assert main(argv[:-1] + ["--seed", "4", "--quiet"]) == 0
+    assert "3 lines: 3 done, 0 unchanged, 0 failed" in capsys.readouterr().out
+    doc = json.loads((out / "act1" / "pass.json").read_text())
+    assert doc["meta"]["seed"] == 4
+
+
+def test_a_csv_list_gives_each_line_its_transcript_emotion_seed_and_output(tmp_path):
+    listing = tmp_path / "lines.csv"
+    listing.write_text("audio,transcript,emotion,seed,output\n"
+                       f"{PASS},,happy:0.5,7,hero/l01\n"
+                       f"{BUSY},All circuits are busy now.,,,\n"
+                       ",,,,\n")
+    lines = plan_lines(listing)
+    assert [line.name for line in lines] == ["hero/l01", "asterisk-all-circuits-busy-now"]
+    assert lines[0].seed == 7 and lines[0].emotion == "happy:0.5" and lines[0].transcript is None
+    assert lines[1].transcript == "All circuits are busy now."
+    summary = run_batch(lines, tmp_path / "out", BatchOptions(base=GenerateSettings(), suffix=".vrig"))
+    assert (summary.done, summary.failed) == (2, 0) and summary.audio_seconds > 5
+    from app.core.project import load_project
+
+    take = load_project(tmp_path / "out" / "hero" / "l01.vrig")
+    assert take.meta.seed == 7 and take.meta.emotion_keys[0].emotion == "happy"
+    assert take.meta.emotion_keys[0].intensity == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("text,message", [
+    ("file_name,x\na.wav,1\n", "no audio column"),
+    (f"audio,seed\n{PASS},seven\n", "line 2: seed must be a whole number"),
+    (f"audio,output\n{PASS},../../escape\n", "must stay inside the output folder"),
+    ("audio\n", "lists no recordings"),
+])
+def test_bad_lists_are_refused_by_line(tmp_path, text, message):
+    listing = tmp_path / "lines.csv"
+    listing.write_text(text)
+    with pytest.raises(BatchError, match=message):
+        plan_lines(listing)
+
+
+def test_duplicate_output_names_fail_the_later_line_only(tmp_path):
+    root = tmp_path / "in"
+    root.mkdir()
+    shutil.copy(PASS, root / "line.wav")
+    import soundfile as sf
+
+    data, rate = sf.read(BUSY)
+    sf.write(root / "line.flac", data, rate)
+    summary = run_batch(plan_lines(root), tmp_path / "out", BatchOptions(suffix=".csv"))
+    assert (summary.done, summary.failed) == (1, 1)
+    assert "duplicate output name line.csv" in summary.failures[0][1]
+
+
+def test_two_workers_write_the_same_files_as_one(tmp_path):
+    listing = tmp_path / "lines.txt"
+    listing.write_text(f"# three lines\n{PASS}\n{BUSY}\n{CHANNEL}\n")
+    lines = plan_lines(listing)
+    outs = []
+    for workers in (1, 2):
+        out = tmp_path / f"out{workers}"
+        summary = run_batch(lines, out, BatchOptions(suffix=".json", workers=workers))
+        assert summary.done == 3
+        outs.append({p.name: p.read_bytes() for p in out.glob("*.json") if p.name != MANIFEST_NAME})
+    assert len(outs[0]) == 3 and outs[0] == outs[1]
+    pids = {e["worker"] for e in read_manifest(tmp_path / "out2").values()}
+    assert len(pids) >= 1  # which worker took which line is up to the pool; the outputs are not
+
+
+def test_a_damaged_manifest_redoes_the_lines_and_is_replaced(tmp_path):
+    listing = tmp_path / "lines.txt"
+    listing.write_text(f"{BUSY}\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / MANIFEST_NAME).write_text("{ not json")
+    summary = run_batch(plan_lines(listing), out, BatchOptions(suffix=".txt"))
+    assert summary.done == 1
+    assert read_manifest(out)["asterisk-all-circuits-busy-now"]["status"] == "done"
+
+
+def test_batch_usage_errors_are_one_line(tmp_path, capsys):
+    assert main(["batch", str(tmp_path / "missing"), "-o", str(tmp_path / "o")]) == 2
+    assert "not found" in capsys.readouterr().err
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["batch", str(empty), "-o", str(tmp_path / "o")]) == 2
+    assert "no recordings found" in capsys.readouterr().err
+    assert main(["batch", str(empty), "-o", str(tmp_path / "o"), "--workers", "0"]) == 2
+    assert "--workers must be between 1 and 256" in capsys.readouterr().err
