@@ -410,8 +410,9 @@ def _run_jobs(jobs, entries, out_dir, options, summary, progress, t0) -> None:
             try:
                 while pending or in_flight:
                     while pending and len(in_flight) < 2 * workers:
-                        key, base, job = pending.pop()
-                        in_flight[pool.submit(run_line, job)] = (key, base, job)
+                        key, base, job = pending[-1]
+                        future = pool.submit(run_line, job)  # raises on a broken pool: the line stays queued
+                        in_flight[future] = pending.pop()
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
                         key, base, job = in_flight.pop(future)

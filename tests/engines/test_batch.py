@@ -142,3 +142,29 @@ def test_batch_usage_errors_are_one_line(tmp_path, capsys):
     assert "no recordings found" in capsys.readouterr().err
     assert main(["batch", str(empty), "-o", str(tmp_path / "o"), "--workers", "0"]) == 2
     assert "--workers must be between 1 and 256" in capsys.readouterr().err
+
+
+def test_a_killed_worker_costs_no_line(tmp_path):
+    """kill -9 of a worker mid-batch: its lines go round again in a fresh pool and every output is whole."""
+    import multiprocessing
+    import os
+    import signal
+
+    listing = tmp_path / "lines.csv"
+    rows = [f"{[PASS, BUSY, CHANNEL][i % 3]},l{i:02d}" for i in range(12)]
+    listing.write_text("audio,output\n" + "\n".join(rows) + "\n")
+    killed = []
+
+    def progress(summary, finished):
+        if finished >= 2 and not killed:
+            workers = multiprocessing.active_children()
+            if workers:
+                os.kill(workers[0].pid, signal.SIGKILL)
+                killed.append(workers[0].pid)
+
+    out = tmp_path / "out"
+    summary = run_batch(plan_lines(listing), out, BatchOptions(suffix=".json", workers=2), progress=progress)
+    assert killed and (summary.done, summary.failed) == (12, 0)
+    for i in range(12):
+        json.loads((out / f"l{i:02d}.json").read_text())  # whole files only
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
