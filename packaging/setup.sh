@@ -35,7 +35,7 @@ PY=${PYTHON:-python3}
 # PyTorch first, so the app's wide torch range does not pull a different (multi-GB) build.
 .venv/bin/python -m pip install -q "${TORCH_SPEC:-torch==2.13.0}"
 if [[ $with_tests -eq 1 ]]; then
-  .venv/bin/python -m pip install -q -e ".[test,data]"
+  .venv/bin/python -m pip install -q -e ".[test,data,cluster]"
 else
   .venv/bin/python -m pip install -q -e .
 fi

@@ -26,6 +26,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--workers", type=int, default=None,
                    help="worker processes (default: the number of CPU cores, at most 8)")
     p.add_argument("--force", action="store_true", help="redo lines the manifest records as done")
+    p.add_argument("--ray", metavar="ADDRESS", default=None,
+                   help="run the lines on a Ray cluster: an address (ray://host:10001 or host:6379), auto (the "
+                        "cluster this machine belongs to) or local (start one here with --workers CPUs); needs the "
+                        "cluster extra, and this package installed on every node")
     p.add_argument("--engine", default="procedural", help="animation engine (default procedural)")
     p.add_argument("--emotion", metavar="NAME[:INTENSITY]", help="emotion of every line without its own")
     p.add_argument("--gaze", metavar="YAW,PITCH", default="0,0", help="gaze direction in degrees (default 0,0)")
@@ -105,10 +109,11 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(str(exc)) from None
     if not lines:
         raise CommandError(f"no recordings found in {args.input}")
-    options = BatchOptions(base=settings, suffix="." + args.format, fps=args.fps, workers=workers, force=args.force)
+    options = BatchOptions(base=settings, suffix="." + args.format, fps=args.fps, workers=workers, force=args.force,
+                           ray=args.ray)
     if not args.quiet:
-        print(f"{len(lines)} lines, {workers} worker(s), {settings.engine} engine, .{args.format} into {out}",
-              file=sys.stderr)
+        where = f"on Ray ({args.ray})" if args.ray else f"{workers} worker(s)"
+        print(f"{len(lines)} lines, {where}, {settings.engine} engine, .{args.format} into {out}", file=sys.stderr)
     try:
         summary = run_batch(lines, out, options, progress=BatchProgress(sys.stderr, enabled=not args.quiet))
     except BatchError as exc:

@@ -63,6 +63,7 @@ class BatchOptions:
     fps: float | None = None
     workers: int = 1
     threads: int | None = None  # torch threads per worker; None = the CPU cores shared out between the workers
+    ray: str | None = None  # run on a Ray cluster: "local" (start one here), "auto" or an address
     force: bool = False  # redo lines the manifest says are done
 
 
@@ -373,8 +374,9 @@ def run_batch(lines: Iterable[BatchLine], out_dir: Path, options: BatchOptions,
     if progress:
         progress(summary, summary.skipped + summary.failed)
     t0 = time.perf_counter()
+    runner = _run_jobs_ray if options.ray else _run_jobs
     try:
-        _run_jobs(jobs, entries, out_dir, options, summary, progress, t0)
+        runner(jobs, entries, out_dir, options, summary, progress, t0)
     except KeyboardInterrupt:
         summary.interrupted = True
     finally:
@@ -384,6 +386,88 @@ def run_batch(lines: Iterable[BatchLine], out_dir: Path, options: BatchOptions,
 
 
 WORKER_DIED = "the worker process stopped (killed or out of memory)"
+
+
+class _Tally:
+    """Books finished lines into the manifest entries and the summary; saves the manifest now and then."""
+
+    def __init__(self, entries, out_dir, options, summary, progress, t0):
+        self.entries, self.out_dir, self.options = entries, out_dir, options
+        self.summary, self.progress, self.t0 = summary, progress, t0
+        self.finished = summary.skipped + summary.failed
+        self.last_save = time.perf_counter()
+
+    def add(self, key: str, base: dict, result: dict) -> None:
+        entry = {**base, **result}
+        self.entries[key] = entry
+        self.finished += 1
+        if entry["status"] == "done":
+            self.summary.done += 1
+            self.summary.audio_seconds += float(entry.get("audio_seconds", 0.0))
+        else:
+            self.summary.failed += 1
+            self.summary.failures.append((base["input"], entry.get("error", "failed")))
+
+    def tick(self) -> None:
+        self.summary.wall_seconds = time.perf_counter() - self.t0
+        if self.progress:
+            self.progress(self.summary, self.finished)
+        if time.perf_counter() - self.last_save >= MANIFEST_SAVE_EVERY_S:
+            write_manifest(self.out_dir, self.entries, self.options)
+            self.last_save = time.perf_counter()
+
+
+def _ray_line(job: dict, threads: int) -> dict:
+    """run_line inside a Ray worker (a long-lived process: the models load once in each)."""
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", WORKER_ONEDNN_CACHE)
+    import torch
+
+    torch.set_num_threads(max(1, threads))
+    return run_line(job)
+
+
+def _run_jobs_ray(jobs, entries, out_dir, options, summary, progress, t0) -> None:
+    """The same lines on a Ray cluster: one task per line (one CPU each), at most two per worker queued."""
+    try:
+        import ray
+    except ImportError:
+        raise BatchError("--ray needs the ray package: pip install 'vasa-rig-studio[cluster]'") from None
+    started = not ray.is_initialized()
+    if started:
+        try:
+            if options.ray == "local":
+                ray.init(num_cpus=max(1, int(options.workers)), include_dashboard=False, log_to_driver=False)
+            else:
+                ray.init(address=options.ray, log_to_driver=False)
+        except Exception as exc:  # noqa: BLE001 - any failure to reach the cluster is one clear line
+            raise BatchError(f"cannot reach the Ray cluster at {options.ray}: {_one_line(exc)}") from None
+    tally = _Tally(entries, out_dir, options, summary, progress, t0)
+    remote = ray.remote(num_cpus=1, max_retries=1)(_ray_line)
+    slots = max(1, 2 * int(ray.cluster_resources().get("CPU", options.workers)))
+    threads = options.threads or 1
+    pending = list(reversed(jobs))
+    in_flight: dict = {}
+    try:
+        while pending or in_flight:
+            while pending and len(in_flight) < slots:
+                key, base, job = pending.pop()
+                in_flight[remote.remote(job, threads)] = (key, base)
+            ready, _ = ray.wait(list(in_flight), num_returns=1)
+            for ref in ready:
+                key, base = in_flight.pop(ref)
+                try:
+                    result = ray.get(ref)
+                except Exception as exc:  # noqa: BLE001 - a lost worker or node fails the line, not the batch
+                    result = {"status": "failed", "error": f"{WORKER_DIED}: {_one_line(exc)}"}
+                tally.add(key, base, result)
+            tally.tick()
+    except KeyboardInterrupt:
+        for ref in in_flight:
+            ray.cancel(ref)
+        raise
+    finally:
+        if started:
+            ray.shutdown()
 
 
 def _retry(key: str, base: dict, job: dict, pending: list) -> bool:
@@ -400,8 +484,7 @@ def _run_jobs(jobs, entries, out_dir, options, summary, progress, t0) -> None:
     workers = max(1, int(options.workers))
     threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
     pending = list(reversed(jobs))  # popped from the end: original order
-    last_save = time.perf_counter()
-    finished = summary.skipped + summary.failed
+    tally = _Tally(entries, out_dir, options, summary, progress, t0)
     while pending:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
@@ -410,8 +493,7 @@ def _run_jobs(jobs, entries, out_dir, options, summary, progress, t0) -> None:
             try:
                 while pending or in_flight:
                     while pending and len(in_flight) < 2 * workers:
-                        key, base, job = pending[-1]
-                        future = pool.submit(run_line, job)  # raises on a broken pool: the line stays queued
+                        future = pool.submit(run_line, pending[-1][2])  # raises on a broken pool: stays queued
                         in_flight[future] = pending.pop()
                     done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
                     for future in done:
@@ -422,29 +504,13 @@ def _run_jobs(jobs, entries, out_dir, options, summary, progress, t0) -> None:
                             if _retry(key, base, job, pending):
                                 continue
                             result = {"status": "failed", "error": WORKER_DIED}
-                        entry = {**base, **result}
-                        entries[key] = entry
-                        finished += 1
-                        if entry["status"] == "done":
-                            summary.done += 1
-                            summary.audio_seconds += float(entry.get("audio_seconds", 0.0))
-                        else:
-                            summary.failed += 1
-                            summary.failures.append((base["input"], entry.get("error", "failed")))
-                    summary.wall_seconds = time.perf_counter() - t0
-                    if progress:
-                        progress(summary, finished)
-                    if time.perf_counter() - last_save >= MANIFEST_SAVE_EVERY_S:
-                        write_manifest(out_dir, entries, options)
-                        last_save = time.perf_counter()
+                        tally.add(key, base, result)
+                    tally.tick()
             except BrokenProcessPool:
                 # A worker died: the lines it may have held go round once more in a fresh pool, then fail.
                 for key, base, job in in_flight.values():
                     if not _retry(key, base, job, pending):
-                        entries[key] = {**base, "status": "failed", "error": WORKER_DIED}
-                        summary.failed += 1
-                        summary.failures.append((base["input"], WORKER_DIED))
-                        finished += 1
+                        tally.add(key, base, {"status": "failed", "error": WORKER_DIED})
                 continue
             except KeyboardInterrupt:
                 for future in in_flight:

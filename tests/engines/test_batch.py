@@ -168,3 +168,18 @@ def test_a_killed_worker_costs_no_line(tmp_path):
     for i in range(12):
         json.loads((out / f"l{i:02d}.json").read_text())  # whole files only
     assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_a_local_ray_cluster_writes_the_same_files_as_the_local_pool(tmp_path):
+    pytest.importorskip("ray")
+    listing = tmp_path / "lines.txt"
+    listing.write_text(f"{PASS}\n{BUSY}\n{tmp_path / 'missing.wav'}\n")
+    lines = plan_lines(listing)
+    pool = run_batch(lines, tmp_path / "pool", BatchOptions(suffix=".json", workers=2))
+    ray = run_batch(lines, tmp_path / "ray", BatchOptions(suffix=".json", workers=2, ray="local"))
+    assert (pool.done, pool.failed) == (ray.done, ray.failed) == (2, 1)
+    for name in ("asterisk-agent-pass.json", "asterisk-all-circuits-busy-now.json"):
+        assert (tmp_path / "ray" / name).read_bytes() == (tmp_path / "pool" / name).read_bytes()
+    a, b = read_manifest(tmp_path / "pool"), read_manifest(tmp_path / "ray")
+    assert {k: v["settings_hash"] for k, v in a.items() if "settings_hash" in v} == \
+        {k: v["settings_hash"] for k, v in b.items() if "settings_hash" in v}
