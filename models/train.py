@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from . import distributed as D
 from .audio2latents import Audio2LatentsConfig, add_phone_input, condition_features
 from .audio_encoder import AudioEncoderConfig, MaskedMelHead, span_mask
 from .corpus_tensors import Corpus
@@ -175,7 +176,8 @@ class Budget:
         if self.seconds > 0 and step == 60:
             per_step = (time.time() - self.t10) / 50
             left = self.seconds - (time.time() - self.t0)
-            self.total = max(61, min(self.total, 60 + int(left / per_step)))
+            # Under torchrun every process must stop at the same step: the slowest one's estimate counts.
+            self.total = D.agree_min(max(61, min(self.total, 60 + int(left / per_step))))
 
 
 def _schedule(opt: torch.optim.Optimizer, budget: Budget) -> torch.optim.lr_scheduler.LambdaLR:
@@ -196,8 +198,8 @@ def autoencoder_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, stat
     opt = torch.optim.AdamW(rig.parameters(), lr=cfg.ae_lr, weight_decay=0.0)
     budget = Budget(cfg.ae_steps, cfg.ae_seconds)
     sched = _schedule(opt, budget)
-    g = torch.Generator().manual_seed(cfg.seed)
-    gd = torch.Generator(device=cfg.device).manual_seed(cfg.seed)
+    g = torch.Generator().manual_seed(cfg.seed + 1000 * D.rank())  # each process draws its own batches
+    gd = torch.Generator(device=cfg.device).manual_seed(cfg.seed + 1000 * D.rank())
     rig.train()
     step = 0
     while step < budget.total:
@@ -205,6 +207,7 @@ def autoencoder_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, stat
         loss = rig.reconstruction_loss(corpus.curves[pick], gd)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        D.average_gradients(rig.parameters())
         opt.step()
         sched.step()
         if step % 100 == 0 or step == budget.total - 1:
@@ -225,12 +228,13 @@ def pretrain_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: 
     """Masked log-mel prediction on unlabelled and training audio (never the validation speakers)."""
     enc = model.encoder
     head = MaskedMelHead(enc.config.channels).to(cfg.device)
+    D.broadcast_module(head)
     idx = torch.cat([corpus.indices("train"), corpus.indices("unlabelled")])
     params = list(enc.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr * 2, weight_decay=cfg.weight_decay)
     budget = Budget(cfg.pretrain_steps, cfg.pretrain_seconds)
     sched = _schedule(opt, budget)
-    g = torch.Generator().manual_seed(cfg.seed + 1)
+    g = torch.Generator().manual_seed(cfg.seed + 1 + 1000 * D.rank())
     frames = cfg.audio2latents.window
     enc.train()
     step = 0
@@ -246,6 +250,7 @@ def pretrain_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: 
         loss = ((pred.float() - mel) ** 2 * m2[:, None, :]).sum() / (m2.sum() * mel.shape[1]).clamp_min(1)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        D.average_gradients(params)
         nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
@@ -345,6 +350,7 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
         from .corpus_tensors import VISEME_CLASSES
 
         head = nn.Linear(model.encoder.config.channels, len(VISEME_CLASSES)).to(cfg.device)
+        D.broadcast_module(head)
         params += list(head.parameters())
     opt = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
     budget = Budget(cfg.a2l_steps, cfg.a2l_seconds)
@@ -352,7 +358,7 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
     ema = copy.deepcopy(model).eval()
     for p in ema.parameters():
         p.requires_grad_(False)
-    g = torch.Generator().manual_seed(cfg.seed + 2)
+    g = torch.Generator().manual_seed(cfg.seed + 2 + 1000 * D.rank())
     model.train()
     model.rig.eval()
     t_grid = tuple(time_grid(cfg.grid_steps, cfg.grid_shift)[:-1]) if cfg.grid_t > 0 else ()
@@ -369,20 +375,21 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
                                   grid_fraction=cfg.grid_t)
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        D.average_gradients(params)
         nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         sched.step()
         _ema_update(ema, model, cfg.ema if step > 200 else 0.0)
         if step % 50 == 0:
             state.log(f"{cfg.audio2latents.objective}/train", step, loss.item())
-        if step % cfg.val_every == 0 or step == budget.total - 1:
+        if D.is_main() and (step % cfg.val_every == 0 or step == budget.total - 1):
             for split in ("val_voice", "val_real"):
                 v = validate(ema, corpus, split, cfg)
                 if v is not None:
                     state.log(f"{cfg.audio2latents.objective}/{split}", step, v)
             report(f"{cfg.audio2latents.objective} {step}/{budget.total} loss {loss.item():.4f} "
                    f"({time.time() - t0:.0f}s)")
-        if step and step % cfg.save_every == 0:
+        if step and step % cfg.save_every == 0 and D.is_main():
             save(ema)
         step += 1
         budget.update(step)
@@ -423,6 +430,8 @@ def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: b
     out = Path(out)
     state_path = Path(str(out) + ".state")
     torch.manual_seed(cfg.seed)
+    if not D.is_main():  # under torchrun only rank 0 speaks and writes files
+        report = _silent
     state = TrainingState(state_path)
     if init is not None:
         model = NeuralModel.load(init, cfg.device)[0]
@@ -443,9 +452,12 @@ def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: b
         state.stage_done = list(saved["stage_done"])
         state.history = {k: [tuple(p) for p in v] for k, v in json.loads(saved["history"]).items()}
         report(f"resumed after stages: {', '.join(state.stage_done) or 'none'}")
+    D.broadcast_module(model)
     corpus = corpus.to(cfg.device)
 
     def save_state(m: NeuralModel) -> None:
+        if not D.is_main():
+            return
         tmp = Path(str(state_path) + ".tmp")
         torch.save({"model": m.state_dict(), "stage_done": state.stage_done,
                     "history": json.dumps(state.history)}, tmp)
@@ -463,7 +475,13 @@ def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: b
         model = a2l_stage(model, corpus, cfg, state, report, save_state)
         state.stage_done.append("audio2latents")
         save_state(model)
-    extra = {"train_config": json.dumps(asdict(cfg)), "history": json.dumps(state.history)}
-    model.save(out, extra=extra)
-    plot_history(state.history, str(out) + ".png")
+    if D.is_main():
+        extra = {"train_config": json.dumps(asdict(cfg)), "history": json.dumps(state.history),
+                 "processes": D.world()}
+        model.save(out, extra=extra)
+        plot_history(state.history, str(out) + ".png")
     return model
+
+
+def _silent(message: str) -> None:
+    del message

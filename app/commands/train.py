@@ -8,7 +8,8 @@ from pathlib import Path
 from app.commands import CommandError
 
 NAME = "train"
-HELP = "train the neural engine on a corpus folder (manifest.json + shards) and write a checkpoint"
+HELP = ("train the neural engine on a corpus folder (manifest.json + shards) and write a checkpoint; under "
+        "torchrun, data-parallel over the processes")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -39,6 +40,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from models import corpus_tensors as CT
+    from models import distributed as D
     from models.train import TrainConfig, train
 
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -50,6 +52,10 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--closure-weight and --viseme-weight must not be negative")
     if args.init is not None and not Path(args.init).is_file():
         raise CommandError(f"--init checkpoint {args.init} does not exist")
+    try:
+        device = D.setup(device)  # under torchrun: join the other processes (gloo on CPU, NCCL on CUDA)
+    except (RuntimeError, ValueError) as exc:
+        raise CommandError(f"cannot join the torchrun processes: {exc}") from None
     try:
         corpus = CT.load(args.data)
     except (CT.CorpusError, OSError, KeyError, ValueError) as exc:
@@ -64,9 +70,15 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     from models.checkpoint import CheckpointError
 
+    main = D.is_main()  # known before the process group is left
+    if D.world() > 1 and main:
+        print(f"data-parallel over {D.world()} processes: effective batch {cfg.batch * D.world()}", flush=True)
     try:
         train(corpus, out, cfg, resume=args.resume, report=lambda m: print(m, flush=True), init=args.init)
     except (CheckpointError, ValueError) as exc:
         raise CommandError(str(exc)) from exc
-    print(f"wrote {out} and {out}.png")
+    finally:
+        D.shutdown()
+    if main:
+        print(f"wrote {out} and {out}.png")
     return 0
