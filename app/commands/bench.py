@@ -425,7 +425,8 @@ def bench_batch(args: argparse.Namespace) -> list[Row]:
     from app.engines.batch import BatchOptions, plan_lines, read_manifest, run_batch
     from app.engines.generate import GenerateSettings
 
-    prompts = sorted(_prompts(), key=lambda i: str(i.path))[: max(1, args.lines)]
+    ordered = sorted(_prompts(), key=lambda i: str(i.path))
+    prompts = [ordered[i % len(ordered)] for i in range(max(1, args.lines))]  # cycled past the last prompt
     rows: list[Row] = []
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -447,15 +448,15 @@ def bench_batch(args: argparse.Namespace) -> list[Row]:
             for e in sorted(entries, key=lambda e: e["output"]):
                 per_worker.setdefault(int(e["worker"]), []).append(e)
             peak = max((float(e["peak_rss_mb"]) for e in entries), default=0.0)
-            rss = [(float(v[min(len(v) - 1, 4)].get("rss_mb", 0)), float(v[-1].get("rss_mb", 0)))
+            rss = [[float(v[k].get("rss_mb", 0)) for k in (min(len(v) - 1, 4), len(v) // 2, len(v) - 1)]
                    for v in per_worker.values()]
             rates[(workers, threads)] = summary.lines_per_second
             rows += [Row(f"{label}: {summary.done} of {summary.total} lines "
                          f"({summary.audio_seconds / 60:.1f} min of speech), {summary.failed} failed",
                          f"{summary.wall_seconds:.1f} s, {summary.lines_per_second:.1f} lines/s, "
                          f"{summary.realtime_factor:.0f}x real time"),
-                     Row(f"{label}: memory per worker (peak; resident after the 5th and the last line)",
-                         f"{peak:.0f} MB; " + ", ".join(f"{a:.0f} -> {b:.0f} MB" for a, b in rss))]
+                     Row(f"{label}: memory per worker (peak; resident after its 5th, middle and last line)",
+                         f"{peak:.0f} MB; " + ", ".join(" / ".join(f"{x:.0f}" for x in r) + " MB" for r in rss))]
     for base in ((1, None), (1, 1)):
         if rates.get(base):
             ratio = rates[(2, 1)] / rates[base]

@@ -381,7 +381,11 @@ def run_batch(lines: Iterable[BatchLine], out_dir: Path, options: BatchOptions,
         summary.interrupted = True
     finally:
         summary.wall_seconds = time.perf_counter() - t0
-        write_manifest(out_dir, entries, options)
+        try:
+            write_manifest(out_dir, entries, options)
+        except OSError as exc:  # a full disk, say: the outputs written are whole; a rerun redoes the rest
+            raise BatchError(f"cannot write {out_dir / MANIFEST_NAME}: {exc.strerror or exc}; the outputs "
+                             "written so far are whole, and a rerun redoes the lines it does not record") from None
     return summary
 
 
@@ -413,7 +417,10 @@ class _Tally:
         if self.progress:
             self.progress(self.summary, self.finished)
         if time.perf_counter() - self.last_save >= MANIFEST_SAVE_EVERY_S:
-            write_manifest(self.out_dir, self.entries, self.options)
+            try:
+                write_manifest(self.out_dir, self.entries, self.options)
+            except OSError:
+                pass  # tried again at the next save and at the end, where a lasting failure is reported
             self.last_save = time.perf_counter()
 
 

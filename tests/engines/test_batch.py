@@ -183,3 +183,50 @@ def test_a_local_ray_cluster_writes_the_same_files_as_the_local_pool(tmp_path):
     a, b = read_manifest(tmp_path / "pool"), read_manifest(tmp_path / "ray")
     assert {k: v["settings_hash"] for k, v in a.items() if "settings_hash" in v} == \
         {k: v["settings_hash"] for k, v in b.items() if "settings_hash" in v}
+
+
+def test_a_full_disk_for_the_manifest_is_one_clear_error_and_keeps_the_outputs(tmp_path, monkeypatch):
+    import errno
+
+    import app.engines.batch as B
+
+    def full(path, text):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(B, "atomic_write_text", full)
+    listing = tmp_path / "lines.txt"
+    listing.write_text(f"{BUSY}\n")
+    with pytest.raises(BatchError, match="No space left on device; the outputs written so far are whole"):
+        run_batch(plan_lines(listing), tmp_path / "out", BatchOptions(suffix=".txt"))
+    assert (tmp_path / "out" / "asterisk-all-circuits-busy-now.txt").stat().st_size > 1000
+
+
+def test_ctrl_c_keeps_the_finished_lines_and_a_rerun_finishes_the_rest(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    listing = tmp_path / "lines.csv"
+    listing.write_text("audio,output\n" + "\n".join(f"{[PASS, BUSY, CHANNEL][i % 3]},l{i:02d}"
+                                                    for i in range(40)) + "\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "app", "batch", str(listing), "-o", str(out), "--format", "json", "--workers", "1"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parents[2])
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(list(out.glob("l*.json"))) < 3:
+        time.sleep(0.1)
+    os.kill(proc.pid, signal.SIGINT)
+    stdout, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and "interrupted" in stdout
+    done = {k for k, v in read_manifest(out).items() if v["status"] == "done"}
+    assert 3 <= len(done) < 40
+    for name in done:
+        json.loads((out / f"{name}.json").read_text())
+    assert not [p for p in out.iterdir() if p.name.endswith(".tmp")]
+    rerun = subprocess.run(cmd + ["--quiet"], capture_output=True, text=True, timeout=300,
+                           cwd=Path(__file__).resolve().parents[2])
+    assert rerun.returncode == 0
+    assert f"40 lines: {40 - len(done)} done, {len(done)} unchanged, 0 failed" in rerun.stdout
