@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import pickle
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,11 @@ def save_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module]
         raise
 
 
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def read_checkpoint(path: str | os.PathLike) -> dict:
     """The raw payload, after the format and version checks."""
     path = Path(path)
@@ -58,8 +64,12 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError:
+        # torch's own message advises loading with weights_only=False, which would run whatever the file holds.
+        raise CheckpointError(f"checkpoint {path.name} holds objects other than tensors and plain data; it was "
+                              "refused without running them") from None
     except Exception as exc:
-        raise CheckpointError(f"checkpoint {path.name} cannot be read: {exc}") from exc
+        raise CheckpointError(f"checkpoint {path.name} cannot be read: {_first_line(exc)}") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path.name} is not a VASA-Rig neural engine checkpoint")
     if payload.get("version") != VERSION:

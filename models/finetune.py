@@ -33,6 +33,7 @@ import dataclasses
 import io
 import json
 import os
+import pickle
 import subprocess
 import sys
 import time
@@ -255,6 +256,9 @@ def render(pack_path: str, out: str, workers: int | None = None) -> None:
 def load_rendered(path: str) -> CT.Corpus:
     try:
         saved = torch.load(path, weights_only=True)
+    except pickle.UnpicklingError:
+        raise PackError(f"{path} is not a rendered corpus: it holds objects other than tensors and plain data "
+                        "(refused without running them)") from None
     except (OSError, RuntimeError, EOFError, ValueError) as exc:
         raise PackError(f"{path} is not a rendered corpus (python -m models.finetune render): {exc}") from None
     if not isinstance(saved, dict) or saved.get("format") != "vasa-rig-rendered":

@@ -69,13 +69,6 @@ def loaders():
     ]
 
 
-# Loaders that refuse the payload (it never runs) but with torch's UnpicklingError, not an error of their own; in
-# models/, outside this campaign's changes. The strict xfail below turns red once one is fixed.
-KNOWN_UNCLEAR = ("models.finetune.load_rendered",)
-
-
-@pytest.mark.xfail(strict=True, reason="models.finetune.load_rendered lets torch's UnpicklingError through "
-                                       "(it catches OSError, RuntimeError, EOFError, ValueError only)")
 def test_load_rendered_refuses_with_its_own_error(tmp_path):
     from models.finetune import PackError, load_rendered
 
@@ -104,15 +97,13 @@ def test_every_weights_loader_refuses_a_pickle_payload(tmp_path, tally, index):
             tally["payloads_run"] += 1
         assert not marker.exists(), f"{name} ran the payload in {path.name}"
         message = str(info.value)
-        if not name.startswith("torch.load") and name not in KNOWN_UNCLEAR:
+        if not name.startswith("torch.load"):
             # A clear one-line refusal of the loader's own kind, not an unpickling traceback.
             assert type(info.value).__name__ in ("CheckpointError", "NeuralEngineError", "RecogniserError",
                                                  "PackError"), f"{name} on {path.name}: {type(info.value)}"
             assert message and Path(path).name in message, f"{name} on {path.name}: {message[:200]}"
 
 
-@pytest.mark.xfail(strict=True, reason="models/checkpoint.py passes torch's multi-line advice through, including "
-                   "'re-run with weights_only=False'; models/ is outside the fuzz campaign's changes")
 def test_checkpoint_refusal_is_one_line_without_unsafe_advice(tmp_path):
     from models.checkpoint import CheckpointError, read_checkpoint
 
