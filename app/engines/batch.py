@@ -433,6 +433,25 @@ def _ray_line(job: dict, threads: int) -> dict:
     return run_line(job)
 
 
+RAY_CONNECT_TIMEOUT_S = 5.0
+
+
+def _check_reachable(address: str) -> None:
+    """Fail fast on a Ray address nothing answers at (Ray itself retries for minutes)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(address if "://" in address else "ray://" + address)
+    host, port = parts.hostname, parts.port
+    if not host or not port:
+        raise BatchError(f"--ray {address}: give HOST:PORT, ray://HOST:PORT, auto or local")
+    try:
+        with socket.create_connection((host, port), timeout=RAY_CONNECT_TIMEOUT_S):
+            pass
+    except OSError as exc:
+        raise BatchError(f"cannot reach the Ray cluster at {address}: {exc.strerror or exc}") from None
+
+
 def _run_jobs_ray(jobs, entries, out_dir, options, summary, progress, t0) -> None:
     """The same lines on a Ray cluster: one task per line (one CPU each), at most two per worker queued."""
     try:
@@ -440,6 +459,8 @@ def _run_jobs_ray(jobs, entries, out_dir, options, summary, progress, t0) -> Non
     except ImportError:
         raise BatchError("--ray needs the ray package: pip install 'vasa-rig-studio[cluster]'") from None
     started = not ray.is_initialized()
+    if started and options.ray not in ("local", "auto"):
+        _check_reachable(options.ray)
     if started:
         try:
             if options.ray == "local":

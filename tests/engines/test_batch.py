@@ -230,3 +230,18 @@ def test_ctrl_c_keeps_the_finished_lines_and_a_rerun_finishes_the_rest(tmp_path)
                            cwd=Path(__file__).resolve().parents[2])
     assert rerun.returncode == 0
     assert f"40 lines: {40 - len(done)} done, {len(done)} unchanged, 0 failed" in rerun.stdout
+
+
+def test_an_unreachable_ray_address_fails_fast_and_clearly(tmp_path):
+    pytest.importorskip("ray")
+    import socket
+
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    listing = tmp_path / "lines.txt"
+    listing.write_text(f"{BUSY}\n")
+    with pytest.raises(BatchError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        run_batch(plan_lines(listing), tmp_path / "out", BatchOptions(ray=f"127.0.0.1:{port}"))
+    with pytest.raises(BatchError, match="give HOST:PORT"):
+        run_batch(plan_lines(listing), tmp_path / "out", BatchOptions(ray="nonsense"))
