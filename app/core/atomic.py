@@ -65,7 +65,7 @@ def sweep_stale_temps(path: str | os.PathLike) -> int:
     for tmp in temp_files_of(path):
         m = _TEMP_TAIL.match(tmp.name[prefix_len:])
         if m and m.group(1) and os.name == "posix":
-            stale = int(m.group(1)) != os.getpid() and not _pid_alive(int(m.group(1)))
+            stale = int(m.group(1)) != os.getpid() and not pid_alive(int(m.group(1)))
         else:  # no process id in the name, or no safe way to ask about one (os.kill ends processes on Windows)
             try:
                 stale = time.time() - tmp.stat().st_mtime > STALE_TEMP_SECONDS
@@ -80,15 +80,19 @@ def sweep_stale_temps(path: str | os.PathLike) -> int:
     return removed
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int, *, unknown: bool = True) -> bool:
+    """Whether a process with this id runs (one of another user's counts); ``unknown`` is the answer when the
+    platform cannot tell (True: keep what it may still own)."""
     if pid <= 0:
         return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
+    except PermissionError:
+        return True
     except OSError:
-        return True  # exists, owned by someone else (or the platform cannot tell): keep its file
+        return unknown
     return True
 
 

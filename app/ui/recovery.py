@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.core.atomic import atomic_write_text
+from app.core.atomic import atomic_write_text, pid_alive
 from app.core.project import load_project, save_project
 from app.core.take import Take
 
@@ -26,20 +26,6 @@ class Recoverable:
     project: Path
     original_path: str | None
     audio_path: str | None
-
-
-def _pid_alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    except OSError:
-        return False
-    return True
 
 
 class RecoveryStore:
@@ -64,7 +50,7 @@ class RecoveryStore:
         except (OSError, ValueError):
             info = {}
         pid = int(info.get("pid", -1)) if isinstance(info, dict) else -1
-        if pid != os.getpid() and _pid_alive(pid):
+        if pid != os.getpid() and pid_alive(pid, unknown=False):
             return None  # another instance is running: its autosave is not ours to take
         return Recoverable(self.autosave_path, info.get("original_path"), info.get("audio_path"))
 
