@@ -45,16 +45,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 
 def settings_from_args(args: argparse.Namespace):
-    from app.commands.generate import parse_emotion, parse_gaze
+    from app.commands.generate import check_engine_options, parse_emotion, parse_gaze
     from app.core.take import EmotionKey
     from app.engines.generate import GenerateSettings, engine_names
 
     if args.engine not in engine_names():
         raise CommandError(f"unknown engine {args.engine!r}; choose one of {', '.join(engine_names())}")
-    if args.guidance is not None and not 0.0 <= args.guidance <= 5.0:
-        raise CommandError(f"--guidance must be between 0 and 5, got {args.guidance:g}")
-    if args.confidence is not None and not 0.0 <= args.confidence <= 1.0:
-        raise CommandError(f"--confidence must be between 0 and 1, got {args.confidence:g}")
+    check_engine_options(args)
     if args.fps is not None and not 1.0 <= args.fps <= 1000.0:
         raise CommandError(f"--fps {args.fps:g} is out of range (1-1000)")
     keys = (parse_emotion(args.emotion),) if args.emotion else (EmotionKey(0.0, "neutral", 0.0),)

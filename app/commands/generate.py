@@ -61,10 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot write {out.name}: the output must end in one of {', '.join(EXPORT_SUFFIXES)}")
     if not out.parent.resolve().is_dir():
         raise CommandError(f"output folder does not exist: {out.parent}")
-    if args.guidance is not None and not 0.0 <= args.guidance <= 5.0:
-        raise CommandError(f"--guidance must be between 0 and 5, got {args.guidance:g}")
-    if args.confidence is not None and not 0.0 <= args.confidence <= 1.0:
-        raise CommandError(f"--confidence must be between 0 and 1, got {args.confidence:g}")
+    check_engine_options(args)
     transcript = read_transcript(args.transcript) if args.transcript is not None else None
     phones_end = read_phones_end(args.phones) if args.phones is not None else None
     if args.emotion_keys is not None:
@@ -115,6 +112,14 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {out}: {take.num_frames} frames at {take.fps:g} fps ({clip.duration:.2f} s of audio); "
               f"{how} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0
+
+
+def check_engine_options(args: argparse.Namespace) -> None:
+    """The ranges of --guidance and --confidence (shared with vasa-rig batch)."""
+    if args.guidance is not None and not 0.0 <= args.guidance <= 5.0:
+        raise CommandError(f"--guidance must be between 0 and 5, got {args.guidance:g}")
+    if args.confidence is not None and not 0.0 <= args.confidence <= 1.0:
+        raise CommandError(f"--confidence must be between 0 and 1, got {args.confidence:g}")
 
 
 class ProgressBar:
