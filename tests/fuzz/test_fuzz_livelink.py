@@ -39,6 +39,20 @@ def datagrams(rng: np.random.Generator, mutate, count: int) -> list[bytes]:
     return out
 
 
+def _same_bits_up_to_nan_quieting(a: bytes, b: bytes) -> bool:
+    """Byte equality, except that a signalling NaN float comes back quiet: widening a float32 sNaN to a Python
+    float sets its quiet bit, so the payload of a NaN value may differ by that one bit after a round trip."""
+    if a == b:
+        return True
+    if len(a) != len(b) or a[:-61 * 4] != b[:-61 * 4]:
+        return False
+    fa = np.frombuffer(a[-61 * 4:], dtype=">u4")
+    fb = np.frombuffer(b[-61 * 4:], dtype=">u4")
+    quiet_bit = np.uint32(0x00400000)
+    nan_a = np.isnan(fa.view(">f4"))
+    return bool(np.all(np.where(nan_a, (fa | quiet_bit) == (fb | quiet_bit), fa == fb)))
+
+
 def _decode_all(packets: list[bytes], tally) -> tuple[int, int]:
     bad = good = 0
     failures = []
@@ -56,8 +70,9 @@ def _decode_all(packets: list[bytes], tally) -> tuple[int, int]:
             failures.append(f"{data[:40]!r}...: {type(exc).__name__}: {exc}")
             continue
         assert isinstance(packet, LiveLinkPacket) and len(packet.values) == 61
-        assert encode_packet(packet.device_id, packet.subject, packet.frame_number, packet.sub_frame,
-                             packet.fps_num, packet.fps_den, packet.values) == bytes(data)
+        again = encode_packet(packet.device_id, packet.subject, packet.frame_number, packet.sub_frame,
+                              packet.fps_num, packet.fps_den, packet.values)
+        assert _same_bits_up_to_nan_quieting(again, bytes(data))
         good += 1
         tally["ok"] += 1
     assert not failures, "\n".join(failures[:10])
