@@ -36,7 +36,7 @@ from app.ui.livelink_panel import LiveLinkPanel
 from app.ui.log_panel import LogPanel, log
 from app.ui.playback import Playback
 from app.ui.preview_panel import PreviewPanel
-from app.ui.recovery import AUTOSAVE_MS, RecoveryStore
+from app.ui.recovery import AUTOSAVE_AFTER_EDIT_MS, AUTOSAVE_MS, RecoveryStore
 from app.ui.settings import AppSettings
 from app.ui.timeline import LEFT_COLUMN, TimeContext, TimelinePanel, TimeScrollBar
 
@@ -74,6 +74,12 @@ class MainWindow(QMainWindow):
         self._autosave.setInterval(AUTOSAVE_MS)
         self._autosave.timeout.connect(self.autosave_now)
         self._autosave.start()
+        # Shortly after an edit as well, so a crash loses at most the last few seconds of work.
+        self._autosave_soon = QTimer(self)
+        self._autosave_soon.setSingleShot(True)
+        self._autosave_soon.setInterval(AUTOSAVE_AFTER_EDIT_MS)
+        self._autosave_soon.timeout.connect(self.autosave_now)
+        self.document.take_changed.connect(self._schedule_autosave)
         self._probe_device()
         self._update_title()
 
@@ -458,6 +464,10 @@ class MainWindow(QMainWindow):
         """Blocking question; tests replace this method to answer without a dialog."""
         return QMessageBox.question(self, title, text, buttons, default)
 
+    def _schedule_autosave(self) -> None:
+        if not self._autosave_soon.isActive():  # not restarted by each edit: a long drag still saves every few seconds
+            self._autosave_soon.start()
+
     def autosave_now(self) -> None:
         if self.document.take is not None and self.document.is_dirty:
             try:
@@ -508,6 +518,7 @@ class MainWindow(QMainWindow):
         self.playback.shutdown()
         self.livelink.stop()
         self._autosave.stop()
+        self._autosave_soon.stop()
         for job in (getattr(self, "_device_job", None), getattr(self, "_transcribe_job", None)):
             if job is None:
                 continue

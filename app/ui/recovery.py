@@ -1,7 +1,8 @@
 """Autosave and crash recovery.
 
 While the app runs, a session marker (our process id) sits in the recovery folder; a clean exit removes it. The open
-take is saved there every ``AUTOSAVE_MS`` while it has unsaved changes. At start, a marker whose process is gone
+take is saved there ``AUTOSAVE_AFTER_EDIT_MS`` after the first edit it has not saved yet, and every ``AUTOSAVE_MS``
+while it has unsaved changes. At start, a marker whose process is gone
 plus an autosaved take means the last session ended uncleanly: the app offers to restore it.
 """
 
@@ -17,6 +18,7 @@ from app.core.project import load_project, save_project
 from app.core.take import Take
 
 AUTOSAVE_MS = 60_000
+AUTOSAVE_AFTER_EDIT_MS = 2_000
 MARKER = "session.json"
 AUTOSAVE = "autosave.vrig"
 

@@ -149,7 +149,7 @@ def mutate():
 
 
 def pytest_terminal_summary(terminalreporter):
-    if not TALLY["inputs"] and not TALLY["kills"] and not TALLY["loaders"]:
+    if not TALLY["inputs"] and not TALLY["kills"] and not TALLY["loaders"] and not TALLY["app_kills"]:
         return
     t = TALLY
     terminalreporter.write_sep("-", "fuzz and fault summary")
@@ -161,6 +161,10 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"kill -9: {t['kills']} kills during saves and exports ({t['mid_write']} mid-write, leaving a temp "
             f"file), {t['damaged']} files damaged, {t['left_temps']} temp files left after the next save")
+    if t["app_kills"]:
+        terminalreporter.write_line(
+            f"kill -9 of the app mid-edit: {t['app_kills']} kills, {t['app_restored']} restored from the autosave, "
+            f"{t['app_nothing_saved']} before the first autosave; at most {t['app_lost_ms_max']} ms of edits lost")
     if t["loaders"]:
         terminalreporter.write_line(
             f"malicious checkpoint: {t['loaders']} loaders tried, {t['payloads_run']} payloads executed")
