@@ -7,6 +7,7 @@ The window wires models to views and user actions to commands; file handling liv
 from __future__ import annotations
 
 import dataclasses
+import time
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +78,7 @@ class MainWindow(QMainWindow):
         # Shortly after an edit as well, so a crash loses at most the last few seconds of work.
         self._autosave_soon = QTimer(self)
         self._autosave_soon.setSingleShot(True)
-        self._autosave_soon.setInterval(AUTOSAVE_AFTER_EDIT_MS)
+        self._last_autosave_ms = 0.0
         self._autosave_soon.timeout.connect(self.autosave_now)
         self.document.take_changed.connect(self._schedule_autosave)
         self._probe_device()
@@ -466,12 +467,15 @@ class MainWindow(QMainWindow):
 
     def _schedule_autosave(self) -> None:
         if not self._autosave_soon.isActive():  # not restarted by each edit: a long drag still saves every few seconds
-            self._autosave_soon.start()
+            # A long take takes longer to save (on this thread): keep autosaving to about 5% of the time while editing.
+            self._autosave_soon.start(max(AUTOSAVE_AFTER_EDIT_MS, int(20 * self._last_autosave_ms)))
 
     def autosave_now(self) -> None:
         if self.document.take is not None and self.document.is_dirty:
+            start = time.perf_counter()
             try:
                 self.recovery.autosave(self.document.take, self.document.path)
+                self._last_autosave_ms = (time.perf_counter() - start) * 1000
             except OSError as exc:
                 log.warning("Autosave failed: %s", exc)
 
