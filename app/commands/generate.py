@@ -12,6 +12,7 @@ from app.commands import CommandError
 NAME = "generate"
 HELP = "animate a recording: audio in, MetaHuman face curves out (.vrig, .fbx, .csv, .txt or .json)"
 PROGRESS_MIN_SECONDS = 8.0  # shorter clips finish before a progress bar would help
+TRANSCRIPT_CHARS_PER_SECOND = 40  # fast speech is about 15-20 characters a second; twice that is no line of dialogue
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -83,6 +84,8 @@ def run(args: argparse.Namespace) -> int:
     if phones_end is not None and phones_end > clip.duration + 0.5:
         raise CommandError(f"{Path(args.phones).name} runs to {_seconds(phones_end)} but the audio is only "
                            f"{_seconds(clip.duration)} long; is it for another recording?")
+    if transcript is not None:
+        check_transcript_fits(transcript, clip.duration)
     bar = ProgressBar(sys.stderr, enabled=not args.quiet and clip.duration >= PROGRESS_MIN_SECONDS)
     t0 = time.perf_counter()
     try:
@@ -154,22 +157,38 @@ class ProgressBar:
 
 def read_transcript(value: str) -> str:
     """The transcript text: the file's contents when ``value`` names a file, else ``value`` itself. A value
-    that looks like a file path (a .txt name, or a path with folders and no spaces) must exist."""
+    that looks like a file path (a .txt name, or a path with folders and no spaces) must exist. Files get the same
+    checks as a transcript found beside the audio (size, encoding, mostly letters)."""
+    from app.io.sidecars import MAX_TRANSCRIPT_CHARS, transcript_text
+
     path = Path(value)
     looks_like_path = (path.suffix.lower() in (".txt", ".lab", ".text") or ("/" in value or "\\" in value)) \
         and " " not in value.strip()
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # text longer than a file name can be (ENAMETOOLONG): it is the transcript itself
+        is_file = False
+    if is_file:
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise CommandError(f"cannot read transcript file {path}: {exc}") from None
-    elif looks_like_path:
+            return transcript_text(path)
+        except ValueError as exc:
+            raise CommandError(f"transcript file {path} {exc}") from None
+    if looks_like_path:
         raise CommandError(f"transcript file not found: {value}")
-    else:
-        text = value
-    if not text.strip():
+    text = value.strip()
+    if not text:
         raise CommandError("the transcript is empty")
-    return text.strip()
+    if len(text) > MAX_TRANSCRIPT_CHARS:
+        raise CommandError(f"the transcript has {len(text)} characters, too long for one line of dialogue")
+    return text
+
+
+def check_transcript_fits(transcript: str, duration: float) -> None:
+    """A transcript far longer than anyone could say in ``duration`` seconds belongs to another recording."""
+    limit = int(TRANSCRIPT_CHARS_PER_SECOND * duration) + 200
+    if len(transcript) > limit:
+        raise CommandError(f"the transcript has {len(transcript)} characters, more than {_seconds(duration)} of "
+                           f"speech can hold (at most about {limit}); is it for another recording?")
 
 
 def read_phones_end(path_text: str) -> float:

@@ -158,3 +158,34 @@ def test_phone_file_longer_than_the_audio_is_named(tmp_path, capsys):
     assert main(["generate", str(wav), "-o", str(tmp_path / "o.json"), "--phones", str(phones), "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "long.tsv runs to 1e+300 s but the audio is only 0.50 s long" in err
+
+
+def _short_wav(tmp_path):
+    wav = tmp_path / "a.wav"
+    sf.write(wav, 0.3 * np.sin(np.arange(16000) / 5.0), 16000)
+    return wav
+
+
+def test_inline_transcript_longer_than_a_file_name_is_not_a_traceback(tmp_path, capsys):
+    # Path("word word ...").is_file() raised OSError (file name too long) out of generate.
+    wav = _short_wav(tmp_path)
+    assert main(["generate", str(wav), "-o", str(tmp_path / "o.json"), "--transcript", "word " * 5000,
+                 "--quiet"]) == 2
+    assert "too long for one line of dialogue" in capsys.readouterr().err
+
+
+def test_transcript_file_gets_the_size_check_before_alignment(tmp_path, capsys):
+    # A 100 kB --transcript file went to the aligner and took about 11 s to fail.
+    wav = _short_wav(tmp_path)
+    text = tmp_path / "huge.txt"
+    text.write_text("hello there " * 9000)
+    assert main(["generate", str(wav), "-o", str(tmp_path / "o.json"), "--transcript", str(text), "--quiet"]) == 2
+    assert "huge.txt is 105 KB, too long for one line of dialogue" in capsys.readouterr().err
+
+
+def test_transcript_far_longer_than_the_audio_is_refused_at_once(tmp_path, capsys):
+    wav = _short_wav(tmp_path)  # 1 s
+    text = tmp_path / "other.txt"
+    text.write_text("hello there " * 100)
+    assert main(["generate", str(wav), "-o", str(tmp_path / "o.json"), "--transcript", str(text), "--quiet"]) == 2
+    assert "more than 1.00 s of speech can hold" in capsys.readouterr().err
