@@ -3,8 +3,8 @@
 While the app runs, a session marker (our process id) sits in the recovery folder; a clean exit removes it. The open
 take is saved there ``AUTOSAVE_AFTER_EDIT_MS`` after the first edit it has not saved yet (longer for a take whose
 save takes over 100 ms, so saving stays near 5% of the editing time), and every ``AUTOSAVE_MS`` while it has unsaved
-changes. At start, a marker whose process is gone
-plus an autosaved take means the last session ended uncleanly: the app offers to restore it.
+changes. At start, a marker whose process is gone plus an autosaved take means the last session ended uncleanly:
+the app offers to restore it.
 """
 
 from __future__ import annotations
