@@ -141,6 +141,36 @@ class NeuralModel(nn.Module):
         """Whether the model takes a per-frame mouth-shape track (from an aligned transcript) besides the audio."""
         return self.a2l.config.phone_classes > 0
 
+    def guided_velocity(self, x: torch.Tensor, t: torch.Tensor, a: torch.Tensor, e: torch.Tensor, o: torch.Tensor,
+                        ctx: torch.Tensor, ctx_mask: torch.Tensor, p: torch.Tensor | None, guidance: float,
+                        phone_guidance: float) -> torch.Tensor:
+        """The denoiser's output for windows x (B, n, L) at times t (B,) with their per-frame conditions (audio
+        features a, emotion weights e, other o, phone track p + 1 or None), with classifier-free guidance on the
+        audio (``guidance``) and on the phone track (``phone_guidance``); 1 turns either off."""
+        guided, phone_guided = guidance != 1.0, p is not None and phone_guidance != 1.0
+        # Guidance acts on the first step only (t = 0), where the clip's shapes are decided: measured against
+        # guiding every step, the lip-sync gain is the same, jitter is lower and it costs half as much.
+        if not (guided or phone_guided) or float(t[0]) > 0.0:
+            return self.a2l(x, t, a, e, o, ctx, ctx_mask, phones=p)
+        # One batch of passes: full conditions; with audio guidance, none (audio, emotion and phones dropped);
+        # with phone guidance, everything but the phones.
+        b = x.shape[0]
+        passes = 1 + int(guided) + int(phone_guided)
+
+        def rep(y: torch.Tensor) -> torch.Tensor:
+            return torch.cat([y] * passes)
+
+        k = torch.arange(passes * b, device=x.device) // b  # which pass each row belongs to
+        drop = (k == 1) if guided else torch.zeros_like(k, dtype=torch.bool)
+        pp = rep(p) * (k == 0)[:, None] if p is not None else None  # only the full pass hears the phones
+        v = self.a2l(rep(x), rep(t), rep(a), rep(e), rep(o), rep(ctx), rep(ctx_mask), drop, drop, pp)
+        full = v[:b]
+        if guided and phone_guided:
+            none, heard = v[b:2 * b], v[2 * b:]
+            return none + guidance * (heard - none) + phone_guidance * (full - heard)
+        ref = v[b:]
+        return ref + (guidance if guided else phone_guidance) * (full - ref)
+
     def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
                   mode, smooth, callback, cancel, closure, shift, phones, phone_guidance) -> np.ndarray:
         self.eval()
@@ -167,30 +197,9 @@ class NeuralModel(nn.Module):
 
         def denoiser(x, t, starts, n, ctx, ctx_mask):
             idx = torch.tensor(starts, device=dev)[:, None] + torch.arange(n, device=dev)[None]
-            a, e, o = feats[idx], ew[idx], other[idx]
             p = None if track is None else track[idx]
-            # Guidance acts on the first step only (t = 0), where the clip's shapes are decided: measured against
-            # guiding every step, the lip-sync gain is the same, jitter is lower and it costs half as much.
-            if not (guided or phone_guided) or float(t[0]) > 0.0:
-                return self.a2l(x, t, a, e, o, ctx, ctx_mask, phones=p)
-            # One batch of passes: full conditions; with audio guidance, none (audio, emotion and phones dropped);
-            # with phone guidance, everything but the phones.
-            b = x.shape[0]
-            passes = 1 + int(guided) + int(phone_guided)
-
-            def rep(y: torch.Tensor) -> torch.Tensor:
-                return torch.cat([y] * passes)
-
-            k = torch.arange(passes * b, device=dev) // b  # which pass each row belongs to
-            drop = (k == 1) if guided else torch.zeros_like(k, dtype=torch.bool)
-            pp = rep(p) * (k == 0)[:, None] if p is not None else None  # only the full pass hears the phones
-            v = self.a2l(rep(x), rep(t), rep(a), rep(e), rep(o), rep(ctx), rep(ctx_mask), drop, drop, pp)
-            full = v[:b]
-            if guided and phone_guided:
-                none, heard = v[b:2 * b], v[2 * b:]
-                return none + guidance * (heard - none) + phone_guidance * (full - heard)
-            ref = v[b:]
-            return ref + (guidance if guided else phone_guidance) * (full - ref)
+            return self.guided_velocity(x, t, feats[idx], ew[idx], other[idx], ctx, ctx_mask, p,
+                                        guidance if guided else 1.0, phone_guidance if phone_guided else 1.0)
 
         project = self._projector(locked, num_frames) if locked is not None and locked.mask.any() else None
         z = sample_sequence(denoiser, num_frames, cfg.latent_dim, window=cfg.window, context=cfg.context,

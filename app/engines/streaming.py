@@ -1,0 +1,383 @@
+"""The neural engine on audio as it arrives: a few 60 fps frames at a time, with a fixed, stated lookahead.
+
+Offline, the neural engine sees the whole clip. Live, frame ``f`` must be final once the audio up to ``f +
+lookahead`` frames has been heard. :class:`StreamingEngine` keeps a short history of audio and of the motion it has
+already sent, and every ``hop`` frames:
+
+1. encodes the newest audio (the audio encoder and the mouth-shape recogniser are convolutions, so frames far
+   enough from the newest sample come out exactly as offline; the newest ``lookahead`` frames hear less future),
+2. runs the speech gate and decides the mouth-shape track as the offline front end does, with the loudest frame so
+   far in place of the clip's loudest frame,
+3. samples a short window with the sampler of the offline engine: the last ``context`` frames already sent as clean
+   context (as the window joins of a long clip), then ``hop + lookahead`` new frames,
+4. decodes, smooths and closes the lips on p/b/m as offline, and returns the first ``hop`` new frames; the
+   lookahead frames are sampled again at the next hop, with more audio.
+
+The performance controls (emotion, gaze, eye contact, head distance, articulation) are read at every hop, so they
+can change while live. Latency from a sample to the frame it drives is ``lookahead`` frames plus up to ``hop - 1``
+frames of waiting, plus the compute time of one hop (:attr:`StreamingEngine.latency_frames`).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from app.core.timebase import FPS, SAMPLE_RATE
+
+SAMPLES_PER_FRAME = SAMPLE_RATE / FPS
+DEFAULT_HOP = 2  # frames per step (33 ms)
+DEFAULT_LOOKAHEAD = 2  # frames of future audio each frame waits for (33 ms)
+# Audio kept before the oldest frame a step needs: more than the encoders' receptive field, so every frame but the
+# newest few is encoded exactly as offline.
+_MARGIN_FRAMES = 72
+# Frames of stand-in future after the newest sample: the newest audio mirrored in time. Silence there (zero padding)
+# reads to the encoders as speech stopping, which closes the mouth early on every hop.
+_MIRROR_FRAMES = 30
+_NOISE_CHUNK = 600  # frames of noise drawn at a time
+_SACCADE_CHUNK = 600
+
+
+class StreamingError(Exception):
+    """The live engine cannot run: no model, a model without the needed parts, or bad settings."""
+
+
+@dataclass(frozen=True)
+class LiveControls:
+    """The director's controls while live; replace the whole object to change them (it is read once per hop)."""
+
+    emotion: str = "neutral"
+    intensity: float = 0.0
+    gaze: tuple[float, float] = (0.0, 0.0)  # yaw, pitch degrees
+    eye_contact: float = 1.0  # 0..1: 1 keeps the eyes on the gaze target, lower lets them wander further
+    head_distance: float = 60.0  # cm
+    articulation: float = 1.0
+
+    def __post_init__(self) -> None:
+        from app.core.take import EMOTIONS
+
+        if self.emotion not in EMOTIONS:
+            raise ValueError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
+        for name, value, lo, hi in (("intensity", self.intensity, 0.0, 1.0),
+                                    ("eye contact", self.eye_contact, 0.0, 1.0),
+                                    ("head distance", self.head_distance, 10.0, 1000.0),
+                                    ("articulation", self.articulation, 0.0, 2.0)):
+            if not lo <= float(value) <= hi:
+                raise ValueError(f"{name} must be within {lo:g}..{hi:g}, got {value}")
+
+    def emotion_weights(self) -> np.ndarray:
+        from app.core.take import EMOTIONS
+
+        w = np.zeros(len(EMOTIONS), np.float32)
+        w[EMOTIONS.index(self.emotion)] = float(self.intensity)
+        return w
+
+    def changed(self, **changes) -> LiveControls:
+        return replace(self, **changes)
+
+
+@dataclass
+class StepTiming:
+    """What one hop did: the frames it made final and how long it took."""
+
+    first_frame: int
+    frames: int
+    seconds: float
+
+
+@dataclass
+class _History:
+    latents: object = None  # torch (k, L) latents of the last frames sent (clean context), k <= context
+    curves: np.ndarray = field(default_factory=lambda: np.zeros((0, 180), np.float32))  # last frames sent
+    loudest_db: float = -120.0
+
+
+class StreamingEngine:
+    """Feed 16 kHz mono audio in blocks of any size with :meth:`push`; each call returns the (k, 180) frames made
+    final by it (k may be 0). :meth:`finish` returns the rest once the input has ended."""
+
+    def __init__(self, *, hop: int = DEFAULT_HOP, lookahead: int = DEFAULT_LOOKAHEAD, seed: int = 0,
+                 controls: LiveControls | None = None, steps: int | None = None, guidance: float | None = None,
+                 phone_guidance: float | None = None, checkpoint=None, device: str | None = None) -> None:
+        if hop < 1 or lookahead < 0:
+            raise StreamingError(f"hop must be >= 1 frame and lookahead >= 0, got {hop} and {lookahead}")
+        from app.engines import neural
+
+        try:
+            self.model = neural.load_model(checkpoint, device)
+        except neural.NeuralEngineError as exc:
+            raise StreamingError(str(exc)) from None
+        from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS
+        from models.visemes import RECOGNISED_PHONE_GUIDANCE
+
+        self.hop, self.lookahead, self.seed = int(hop), int(lookahead), int(seed)
+        self.steps = int(steps or DEFAULT_STEPS)
+        self.guidance = DEFAULT_GUIDANCE if guidance is None else float(guidance)
+        self.phone_guidance = RECOGNISED_PHONE_GUIDANCE if phone_guidance is None else float(phone_guidance)
+        self._controls = controls or LiveControls()
+        self._lock = threading.Lock()
+        self._recogniser = None
+        if self.model.uses_phones:
+            from app.engines.phonetics.mouth_shapes import RecogniserError
+            from models.checkpoint import CheckpointError
+            from models.visemes import load_cached
+
+            try:
+                self._recogniser = load_cached(None, str(self.model.device))
+            except (CheckpointError, RecogniserError) as exc:
+                raise StreamingError(f"the mouth-shape recogniser cannot be loaded: {exc}") from None
+        self._audio = np.zeros(0, np.float32)  # samples from absolute sample self._audio_start on
+        self._audio_start = 0
+        self._received = 0  # samples pushed so far
+        self._next = 0  # first frame not yet returned
+        self._hist = _History()
+        self._index = 0  # hops done
+        self._noise_cache: dict = {}
+        self._rng = np.random.default_rng(self.seed + 7)
+        self._saccades = np.zeros((0, 2))
+        self._saccade_start = 0
+        self.timings: list[StepTiming] = []
+        self.unsure_frames = 0
+        self.speech_frames = 0
+
+    # --- controls -------------------------------------------------------------------------------------------
+    @property
+    def controls(self) -> LiveControls:
+        with self._lock:
+            return self._controls
+
+    @controls.setter
+    def controls(self, value: LiveControls) -> None:
+        with self._lock:
+            self._controls = value
+
+    @property
+    def latency_frames(self) -> float:
+        """Mean algorithmic latency in frames: the lookahead plus the mean wait for a hop to fill."""
+        return self.lookahead + (self.hop - 1) / 2
+
+    @property
+    def frames_done(self) -> int:
+        return self._next
+
+    # --- input ------------------------------------------------------------------------------------------------
+    def push(self, samples: np.ndarray) -> np.ndarray:
+        """Add audio; returns the frames now final ((k, 180) float32, k >= 0)."""
+        x = np.asarray(samples, dtype=np.float32).reshape(-1)
+        if x.size:
+            x = np.nan_to_num(x, nan=0.0, posinf=1.0, neginf=-1.0)
+            self._audio = np.concatenate([self._audio, x])
+            self._received += x.size
+        out = []
+        while self._ready(self._next + self.hop + self.lookahead):
+            out.append(self._step(self.hop))
+        return np.concatenate(out) if out else np.zeros((0, 180), np.float32)
+
+    def finish(self) -> np.ndarray:
+        """The frames left once the input has ended (the audio after the last sample is silence)."""
+        from app.core.timebase import frames_for_duration
+
+        total = frames_for_duration(self._received / SAMPLE_RATE) if self._received else 0
+        out = []
+        pad = np.zeros(int((self.hop + self.lookahead + 2) * SAMPLES_PER_FRAME) + 1, np.float32)
+        self._audio = np.concatenate([self._audio, pad])
+        while self._next < total:
+            out.append(self._step(min(self.hop, total - self._next)))
+        return np.concatenate(out) if out else np.zeros((0, 180), np.float32)
+
+    def _ready(self, stop_frame: int) -> bool:
+        """Whether the audio heard so far covers frames up to ``stop_frame`` (their analysis windows included)."""
+        need = int(np.ceil((stop_frame + 0.25) * SAMPLES_PER_FRAME + 200))
+        return self._received >= need
+
+    # --- one hop ----------------------------------------------------------------------------------------------
+    def _step(self, count: int) -> np.ndarray:
+        import time
+
+        import torch
+
+        t0 = time.perf_counter()
+        f0 = self._next
+        gen_stop = f0 + count + self.lookahead  # frames f0..gen_stop-1 are sampled; f0..f0+count-1 are returned
+        a = max(0, f0 - _MARGIN_FRAMES)
+        s0 = int(round(a * SAMPLES_PER_FRAME))
+        piece = self._audio[s0 - self._audio_start:]
+        n_local = gen_stop - a
+        with torch.inference_mode():
+            curves = self._sample(piece, a, f0, gen_stop, n_local)
+        out = self._looks_away(curves[:count], f0)
+        self._hist.curves = np.concatenate([self._hist.curves, out])[-4:]
+        self._next = f0 + count
+        self._index += 1
+        # Drop audio no later hop needs.
+        keep_from = int(round(max(0, self._next - _MARGIN_FRAMES) * SAMPLES_PER_FRAME))
+        if keep_from > self._audio_start:
+            self._audio = self._audio[keep_from - self._audio_start:]
+            self._audio_start = keep_from
+        self.timings.append(StepTiming(f0, count, time.perf_counter() - t0))
+        return out
+
+    def _looks_away(self, curves: np.ndarray, f0: int) -> np.ndarray:
+        """Eye contact below 1 adds looks away from the gaze target (the procedural engine's saccades, scaled by
+        how much contact is given up); at 1 the eyes move as the model made them."""
+        away = 1.0 - float(self.controls.eye_contact)
+        if away <= 0.0:
+            return curves
+        from app.engines.procedural.poses import indices
+        from app.engines.procedural.upper_face import saccades
+
+        n = curves.shape[0]
+        while self._saccade_start + len(self._saccades) < f0 + n:
+            more = saccades(self._rng, _SACCADE_CHUNK, FPS, 0.0, np.ones(_SACCADE_CHUNK))
+            keep = self._saccades[max(0, f0 - self._saccade_start):]
+            self._saccade_start += len(self._saccades) - len(keep)
+            self._saccades = np.concatenate([keep, more])
+        sac = away * self._saccades[f0 - self._saccade_start:f0 - self._saccade_start + n]
+        out = curves.copy()
+        out[:, indices("C_eye.x")] += sac[:, :1]
+        out[:, indices("C_eye")] += sac[:, 1:]
+        from app.core.rig import load_rig
+
+        return load_rig().clamp(out).astype(np.float32)
+
+    def _track(self, piece: np.ndarray, a: int, f0: int, n_local: int) -> np.ndarray | None:
+        """The mouth-shape class per local frame (-1 = unsure), gated for speech as offline."""
+        if self._recogniser is None:
+            return None
+        from app.engines.phonetics import mouth_shapes as S
+
+        n_ext = n_local + _MIRROR_FRAMES
+        probs = self._recogniser.probabilities(piece, n_ext)[:n_local]
+        level, flatness = (v[:n_local] for v in S._band_features(piece, n_ext))
+        new = slice(f0 - a, n_local)
+        self._hist.loudest_db = max(self._hist.loudest_db, float(level[new].max()))
+        speech = (level >= max(S.GATE_FLOOR_DB, self._hist.loudest_db - S.GATE_RANGE_DB)) & \
+                 (flatness < S.GATE_MAX_FLATNESS)
+        # Runs of speech too short to be speech (clicks); a run reaching the newest frame may still grow.
+        for start, stop, value in S._runs(speech.astype(np.int8)):
+            if value and stop - start < S.MIN_SPEECH_FRAMES and stop < n_local:
+                speech[start:stop] = False
+        probs = probs.copy()
+        probs[~speech] = 0.0
+        probs[~speech, 0] = 1.0
+        track = S.decide(probs, S.DEFAULT_THRESHOLD, S.CLOSURE_THRESHOLD).astype(np.int64)
+        hop_frames = slice(f0 - a, min(n_local, f0 - a + self.hop))
+        self.speech_frames += int(speech[hop_frames].sum())
+        self.unsure_frames += int(((track < 0) & speech)[hop_frames].sum())
+        return track
+
+    def _noise(self, first: int, n: int, dim: int):
+        """Noise for frames first..first+n-1, the same for a frame at every hop that samples it: a frame sampled
+        again with more audio moves only as far as the audio tells it to, which keeps the motion smooth."""
+        import torch
+
+        from models.sampling import window_noise
+
+        chunk = _NOISE_CHUNK
+        parts = []
+        for c in range(max(first, 0) // chunk, (first + n - 1) // chunk + 1):
+            if c not in self._noise_cache:
+                self._noise_cache = {k: v for k, v in self._noise_cache.items() if k >= c - 1}
+                self._noise_cache[c] = window_noise(self.seed, c, (chunk, dim))
+            parts.append(self._noise_cache[c])
+        block = torch.cat(parts)
+        off = first - (max(first, 0) // chunk) * chunk
+        return block[off:off + n][None]
+
+    def _sample(self, piece: np.ndarray, a: int, f0: int, gen_stop: int, n_local: int) -> np.ndarray:
+        import torch
+
+        from models.audio2latents import condition_features
+        from models.closure import CLOSING_CONTROLS
+        from models.pipeline import SHARP_CHANNELS, smooth_time
+        from models.sampling import euler_step, time_grid
+
+        model = self.model
+        dev = model.device
+        cfg = model.a2l.config
+        controls = self.controls
+        mirrored = _with_mirrored_future(piece, n_local)
+        n_ext = n_local + _MIRROR_FRAMES
+        audio = torch.from_numpy(mirrored).to(dev)
+        feats_all = model.encoder(audio[None], n_ext)[0][:n_local]  # (n_local, C)
+        track = self._track(mirrored, a, f0, n_local)
+        ctx_lat = self._hist.latents
+        n_ctx = 0 if ctx_lat is None else int(ctx_lat.shape[0])
+        lo = f0 - a - n_ctx  # local index of the window's first frame
+        n = n_ctx + gen_stop - f0
+        feats = feats_all[lo:lo + n]
+        w = torch.from_numpy(np.tile(controls.emotion_weights(), (n, 1))).to(dev)
+        gaze = torch.tensor([controls.gaze], dtype=torch.float32, device=dev).expand(n, 2)
+        ew, other = condition_features(w, torch.ones(n, device=dev), gaze,
+                                       torch.full((n,), float(controls.head_distance), device=dev))
+        p = None
+        if track is not None:
+            p = (torch.from_numpy(track[lo:lo + n]).to(dev) + 1).clamp(0, cfg.phone_classes)[None]
+        ctx = torch.zeros(1, n, cfg.latent_dim, device=dev)
+        mask = torch.zeros(1, n, dtype=torch.bool, device=dev)
+        if n_ctx:
+            ctx[0, :n_ctx] = ctx_lat
+            mask[0, :n_ctx] = True
+        regression = cfg.objective == "regression"
+        guidance = 1.0 if regression else self.guidance
+        phone_guidance = 1.0 if regression or p is None else self.phone_guidance
+        x = self._noise(f0 - n_ctx, n, cfg.latent_dim).to(dev)
+        if regression:
+            z = model.a2l(torch.zeros_like(x), torch.zeros(1, device=dev), feats[None], ew[None], other[None],
+                          ctx, mask, phones=p)
+        else:
+            ts = time_grid(self.steps, model.time_shift)
+            for i in range(self.steps):
+                t = torch.full((1,), float(ts[i]), device=dev)
+                v = model.guided_velocity(x, t, feats[None], ew[None], other[None], ctx, mask, p, guidance,
+                                          phone_guidance)
+                x, z = euler_step(x, v, float(ts[i]), float(ts[i + 1]), i == self.steps - 1)
+        z = z[0, n_ctx:]
+        keep = min(self.hop, z.shape[0])
+        lat_hist = z[:keep] if ctx_lat is None else torch.cat([ctx_lat, z[:keep]])
+        self._hist.latents = lat_hist[-cfg.context:].clone()
+        # The lip-closure pass's ramp reaches two frames back: detect on the two frames before the new ones too.
+        back = min(2, f0 - a)
+        closure_feats = feats_all[f0 - a - back:gen_stop - a]
+        curves = model.rig.decode(z).float()
+        # Smoothing and lip closure as offline, with the frames already sent as the left edge.
+        prev = torch.from_numpy(self._hist.curves).to(dev)
+        k = prev.shape[0]
+        joined = torch.cat([prev, curves])
+        from app.core.rig import load_rig
+
+        rig = load_rig()
+        sharp = [rig.index(name) for name in SHARP_CHANNELS]
+        smoothed = smooth_time(joined, 1)
+        smoothed[:, sharp] = joined[:, sharp]
+        curves = smoothed[k:]
+        if model.closure is not None:
+            head = model.closure
+            weight = head.closing_weight(head.probability(closure_feats.float()))[back:, None]
+            cols = [rig.index(name) for name in CLOSING_CONTROLS]
+            pose = torch.tensor(head.pose, dtype=curves.dtype, device=dev)[None]
+            curves = curves.clone()
+            curves[:, cols] = curves[:, cols] + weight * (pose - curves[:, cols])
+        out = curves.cpu().numpy()
+        if controls.articulation != 1.0:
+            from app.engines.neural import ARTICULATED_REGIONS
+
+            cols = [i for i, name in enumerate(rig.channel_names) if rig.region(name) in ARTICULATED_REGIONS]
+            rest = rig.rest[cols]
+            out[:, cols] = rest + controls.articulation * (out[:, cols] - rest)
+            out = rig.clamp(out)
+        return out.astype(np.float32)
+
+
+def _with_mirrored_future(piece: np.ndarray, num_frames: int) -> np.ndarray:
+    """``piece`` cut at frame ``num_frames`` and continued by ``_MIRROR_FRAMES`` frames of its own last samples
+    played backwards (so the continuation joins without a step)."""
+    end = min(len(piece), int(np.ceil((num_frames + 0.25) * SAMPLES_PER_FRAME + 200)))
+    body = piece[:end]
+    need = int(np.ceil((_MIRROR_FRAMES + 1) * SAMPLES_PER_FRAME)) + 400
+    tail = body[::-1][:need]
+    if len(tail) < need:
+        tail = np.pad(tail, (0, need - len(tail)))
+    return np.ascontiguousarray(np.concatenate([body, tail]), dtype=np.float32)
