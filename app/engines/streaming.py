@@ -32,7 +32,7 @@ DEFAULT_HOP = 2  # frames per step (33 ms)
 DEFAULT_LOOKAHEAD = 2  # frames of future audio each frame waits for (33 ms)
 # Audio kept before the oldest frame a step needs: more than the encoders' receptive field, so every frame but the
 # newest few is encoded exactly as offline.
-_MARGIN_FRAMES = 72
+_MARGIN_FRAMES = 44
 # Frames of stand-in future after the newest sample: the newest audio mirrored in time. Silence there (zero padding)
 # reads to the encoders as speech stopping, which closes the mouth early on every hop.
 _MIRROR_FRAMES = 30
@@ -128,6 +128,10 @@ class StreamingEngine:
                 self._recogniser = load_cached(None, str(self.model.device))
             except (CheckpointError, RecogniserError) as exc:
                 raise StreamingError(f"the mouth-shape recogniser cannot be loaded: {exc}") from None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget all audio and motion: the next push starts a new performance."""
         self._audio = np.zeros(0, np.float32)  # samples from absolute sample self._audio_start on
         self._audio_start = 0
         self._received = 0  # samples pushed so far
@@ -141,6 +145,12 @@ class StreamingEngine:
         self.timings: list[StepTiming] = []
         self.unsure_frames = 0
         self.speech_frames = 0
+
+    def warm_up(self) -> None:
+        """Run a few hops on silence and forget them, so the first live frames do not pay for the first calls
+        into the network (memory allocation, kernel selection)."""
+        self.push(np.zeros(int(0.3 * SAMPLE_RATE), np.float32))
+        self.reset()
 
     # --- controls -------------------------------------------------------------------------------------------
     @property
@@ -242,15 +252,19 @@ class StreamingEngine:
 
         return load_rig().clamp(out).astype(np.float32)
 
-    def _track(self, piece: np.ndarray, a: int, f0: int, n_local: int) -> np.ndarray | None:
+    def _track(self, piece: np.ndarray, mel, a: int, f0: int, n_local: int) -> np.ndarray | None:
         """The mouth-shape class per local frame (-1 = unsure), gated for speech as offline."""
         if self._recogniser is None:
             return None
         from app.engines.phonetics import mouth_shapes as S
 
-        n_ext = n_local + _MIRROR_FRAMES
-        probs = self._recogniser.probabilities(piece, n_ext)[:n_local]
-        level, flatness = (v[:n_local] for v in S._band_features(piece, n_ext))
+        import torch
+
+        rec = self._recogniser
+        logits = rec.head(rec.encoder.forward_mel(mel).transpose(1, 2)[0][:n_local]).float()
+        logits = logits + torch.tensor(rec.config.bias, dtype=torch.float32, device=logits.device)
+        probs = torch.softmax(logits, dim=-1).cpu().numpy()
+        level, flatness = (v[:n_local] for v in S._band_features(piece, n_local + _MIRROR_FRAMES))
         new = slice(f0 - a, n_local)
         self._hist.loudest_db = max(self._hist.loudest_db, float(level[new].max()))
         speech = (level >= max(S.GATE_FLOOR_DB, self._hist.loudest_db - S.GATE_RANGE_DB)) & \
@@ -259,7 +273,6 @@ class StreamingEngine:
         for start, stop, value in S._runs(speech.astype(np.int8)):
             if value and stop - start < S.MIN_SPEECH_FRAMES and stop < n_local:
                 speech[start:stop] = False
-        probs = probs.copy()
         probs[~speech] = 0.0
         probs[~speech, 0] = 1.0
         track = S.decide(probs, S.DEFAULT_THRESHOLD, S.CLOSURE_THRESHOLD).astype(np.int64)
@@ -301,8 +314,9 @@ class StreamingEngine:
         mirrored = _with_mirrored_future(piece, n_local)
         n_ext = n_local + _MIRROR_FRAMES
         audio = torch.from_numpy(mirrored).to(dev)
-        feats_all = model.encoder(audio[None], n_ext)[0][:n_local]  # (n_local, C)
-        track = self._track(mirrored, a, f0, n_local)
+        mel = model.encoder.logmel(audio[None], n_ext)  # one log-mel for both networks (they use the same)
+        feats_all = model.encoder.forward_mel(mel).transpose(1, 2)[0][:n_local]  # (n_local, C)
+        track = self._track(mirrored, mel, a, f0, n_local)
         ctx_lat = self._hist.latents
         n_ctx = 0 if ctx_lat is None else int(ctx_lat.shape[0])
         lo = f0 - a - n_ctx  # local index of the window's first frame

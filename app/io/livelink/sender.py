@@ -317,6 +317,17 @@ class LiveLinkSender:
             self._state = "stopped"
             self._send_frame(neutral_values(), (-1 if self._frame is None else self._frame) + 1, neutral=True)
 
+    def send(self, values, index: int) -> None:
+        """Send one frame now, outside any playback (live mode): ``values`` (61,) in packet units, ``index`` the
+        frame number before ``frame_offset``. Send failures are counted and reported as during playback."""
+        data = np.asarray(values, dtype=np.float32)
+        if data.shape != (VALUE_COUNT,) or not np.isfinite(data).all():
+            raise ValueError(f"a frame must be {VALUE_COUNT} finite values, got shape {data.shape}")
+        if self._closed:
+            raise LiveLinkError("this sender has been closed")
+        with self._lock:
+            self._send_frame(data, int(index))
+
     def close(self) -> None:
         self.stop()
         self._closed = True
