@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "app.commands.eval",
     "app.commands.render",
     "app.commands.stream",
+    "app.commands.live",
     "app.commands.listen",
     "app.commands.bench",
     "app.commands.dataset",

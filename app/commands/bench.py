@@ -47,6 +47,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--clips", type=int, default=30, help="clips per held-out set in the quality bench (default 30)")
     p.add_argument("--seed", type=int, default=0, help="performance seed (default 0)")
     p.add_argument("--lines", type=int, default=200, help="real-speech lines in the batch bench (default 200)")
+    p.add_argument("--live-seconds", type=float, default=60.0,
+                   help="how long the live bench runs (default 60; the issue's figure is 600)")
     p.add_argument("--word-recognition", action="store_true",
                    help="also time PocketSphinx word recognition, the old (slow) audio-only front end")
 
@@ -465,6 +467,96 @@ def bench_batch(args: argparse.Namespace) -> list[Row]:
     return rows
 
 
+def bench_live(args: argparse.Namespace) -> list[Row]:
+    """Real speech (Asterisk prompts, looped) played in real time as the microphone, through the live path to a
+    Live Link receiver on 127.0.0.1: latency from the audio being spoken to the packet being received."""
+    import tempfile
+
+    import soundfile as sf
+
+    from app.engines.live_bench import run_live_bench
+
+    seconds = float(args.live_seconds)
+    if seconds <= 0:
+        raise CommandError("--live-seconds must be positive")
+    clip, _texts = speech_clip(_prompts(), 60.0)
+    with tempfile.TemporaryDirectory() as tmp:
+        wav = Path(tmp) / "speech.wav"
+        sf.write(str(wav), clip.samples, 16000, subtype="PCM_16")
+        r = run_live_bench(wav, seconds, seed=args.seed, progress=lambda line: print("  " + line, flush=True))
+    p50, p95, worst = (r.percentile(q) for q in (50, 95, 100))
+    s50, s95 = r.percentile(50, "sent"), r.percentile(95, "sent")
+    rss = [m for _t, m in r.rss_mb]
+    settled = rss[min(1, len(rss) - 1)]  # after the first 10 s (allocator warm-up)
+    growth = rss[-1] - settled
+    return [
+        Row(f"live for {r.seconds:.0f} s (speech {clip.duration:.0f} s, looped)",
+            f"{r.frames_sent} frames sent, {r.frames_received} received"),
+        Row("latency audio -> packet received: p50 / p95 / max", f"{p50:.0f} / {p95:.0f} / {worst:.0f} ms",
+            "p95 <= 100 ms", p95 <= 100.0),
+        Row("latency audio -> packet sent (session figure): p50 / p95", f"{s50:.0f} / {s95:.0f} ms"),
+        Row("frames late (> 100 ms)", str(r.frames_late)),
+        Row("frames dropped (audio heard, no frame sent)", str(r.dropped), "0", r.dropped == 0),
+        Row("frames lost or out of order at the receiver", str(r.lost), "0", r.lost == 0),
+        Row("CPU used (process CPU time / wall time)", f"{r.cpu_cores:.2f} cores", "< 1 core", r.cpu_cores < 1.0),
+        Row("memory resident: start / after 10 s / end", " / ".join(f"{m:.0f}" for m in
+                                                                    (rss[0], settled, rss[-1])) + " MB",
+            "flat (< 20 MB growth after 10 s)", growth < 20.0),
+        Row("input overruns; messages", f"{r.input_overruns}; {'; '.join(r.messages) or 'none'}"),
+    ]
+
+
+def bench_live_quality(args: argparse.Namespace) -> list[Row]:
+    """The live path's lip sync against the offline neural engine (audio only) on the held-out sets of the quality
+    bench: the same clips, channels and figures, the live engine fed in 10 ms blocks as a microphone would."""
+    import numpy as np
+    import torch
+
+    from app.engines import metrics as M
+    from app.engines.generate import GenerateSettings, run_engine
+    from app.engines.streaming import StreamingEngine
+    from app.io.audio import AudioClip
+    from models.train_visemes import telephone
+
+    live = StreamingEngine(seed=args.seed)
+    figs: dict[tuple[str, str], list] = {}
+    sets_found = []
+    for label, speaker, channel in HELD_OUT_SETS:
+        clips = held_out_clips(speaker, args.clips)
+        if not clips:
+            continue
+        sets_found.append(label)
+        for _name, samples, phones in clips:
+            heard = samples if channel is None else telephone(torch.from_numpy(samples)[None])[0].numpy()
+            heard = heard.astype("float32")
+            offline, _ = run_engine(AudioClip(heard, 16000, None, 16000, 1, ""),
+                                    GenerateSettings(engine="neural", seed=args.seed))
+            live.reset()
+            parts = [live.push(heard[i:i + 160]) for i in range(0, len(heard), 160)] + [live.finish()]
+            streamed = np.concatenate(parts)[:len(offline)]
+            figs.setdefault((label, "offline"), []).append(M.evaluate(offline, phones, samples, 16000))
+            figs.setdefault((label, "live"), []).append(M.evaluate(streamed, phones, samples, 16000))
+    if not figs:
+        raise CommandError("no held-out real speech installed (see the quality bench)")
+    rows = [Row(f"live engine: hop {live.hop} frames, lookahead {live.lookahead} frames", "")]
+    for label in sets_found:
+        o, v = M.pool(figs[(label, "offline")]), M.pool(figs[(label, "live")])
+        rows.append(Row(f"[{label}] {v.clips} clips, {v.bilabials} p/b/m",
+                        f"offline: closure {_fmt(o.closure, '.2f')} aperture {_fmt(o.aperture, '.2f')} | live: "
+                        f"closure {_fmt(v.closure, '.2f')} aperture {_fmt(v.aperture, '.2f')} lag {v.lag}"))
+    pooled = {mode: M.pool([f for (_lab, m), fs in figs.items() if m == mode for f in fs])
+              for mode in ("offline", "live")}
+    gap = None
+    if pooled["offline"].closure is not None and pooled["live"].closure is not None:
+        gap = pooled["offline"].closure - pooled["live"].closure
+    rows.append(Row("pooled closure: offline - live", _fmt(gap, ".3f"), "<= 0.05", None if gap is None
+                    else gap <= 0.05))
+    for mode in ("offline", "live"):
+        rows.append(Row(f"== neural {mode}, audio only, pooled over {len(sets_found)} sets", ""))
+        rows += quality_rows(pooled[mode])
+    return rows
+
+
 SECTIONS: dict[str, tuple[str, Section]] = {
     "speed": ("real-time factor on ~10 s and ~60 s of real speech (Asterisk prompts)", bench_speed),
     "quality": ("lip sync and liveliness (quality_metrics.md) of both engines on held-out real voices, "
@@ -474,4 +566,8 @@ SECTIONS: dict[str, tuple[str, Section]] = {
     "preview": ("3D preview: frame evaluation and offscreen rendering", bench_preview),
     "livelink": ("10 s of Live Link Face streaming at 60 fps to a local receiver", bench_livelink),
     "batch": ("vasa-rig batch on real speech lines, one worker and two", bench_batch),
+    "live": ("live mode: real speech played in real time through the live path to a local Live Link receiver",
+             bench_live),
+    "live-quality": ("lip sync of the live path against the offline neural engine on held-out real voices",
+                     bench_live_quality),
 }

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.timebase import FPS, SAMPLE_RATE
+from app.core.timebase import FPS, SAMPLE_RATE, frames_for_duration
 from app.engines.streaming import DEFAULT_HOP, DEFAULT_LOOKAHEAD, LiveControls, StreamingEngine, StreamingError
 
 LATENCY_BUDGET_S = 0.100  # a frame later than this after its audio counts as late
@@ -146,13 +146,19 @@ class LiveSession:
                  device_id: str | None = None, record: str | Path | None = None,
                  controls: LiveControls | None = None, hop: int = DEFAULT_HOP, lookahead: int = DEFAULT_LOOKAHEAD,
                  seed: int = 0, on_message: MessageCallback | None = None, on_frame: FrameCallback | None = None,
-                 keep_latencies: bool = False, checkpoint=None) -> None:
+                 keep_latencies: bool = False, checkpoint=None, threads: int | None = 1) -> None:
         from app.core.rig import load_rig
         from app.io.livelink import DEFAULT_SUBJECT, LiveLinkError, LiveLinkSender
 
         self.source = source
         self.on_message, self.on_frame = on_message, on_frame
         self.rig = load_rig()
+        if threads:
+            # One hop is a few small matrix products: one thread does it in about half the time of two fighting
+            # over a 2-core machine with the audio and the GUI, and leaves a core free.
+            import torch
+
+            torch.set_num_threads(int(threads))
         try:
             self.engine = StreamingEngine(hop=hop, lookahead=lookahead, seed=seed, controls=controls,
                                           checkpoint=checkpoint)
@@ -273,7 +279,7 @@ class LiveSession:
                 with self._lock:
                     peak = float(np.max(np.abs(block))) if len(block) else 0.0
                     self._stats.level_db = 20.0 * np.log10(max(peak, 1e-6))
-                    self._stats.frames_expected = int(self._received / (SAMPLE_RATE / FPS))
+                    self._stats.frames_expected = frames_for_duration(self._received / SAMPLE_RATE)
                     self._stats.backlog_s = self._queue.qsize() * len(block) / SAMPLE_RATE
                 if self.recorder is not None:
                     self.recorder.add_audio(block)

@@ -100,7 +100,8 @@ class StreamingEngine:
 
     def __init__(self, *, hop: int = DEFAULT_HOP, lookahead: int = DEFAULT_LOOKAHEAD, seed: int = 0,
                  controls: LiveControls | None = None, steps: int | None = None, guidance: float | None = None,
-                 phone_guidance: float | None = None, checkpoint=None, device: str | None = None) -> None:
+                 phone_guidance: float | None = None, checkpoint=None, device: str | None = None,
+                 live_closure: bool | str = True) -> None:
         if hop < 1 or lookahead < 0:
             raise StreamingError(f"hop must be >= 1 frame and lookahead >= 0, got {hop} and {lookahead}")
         from app.engines import neural
@@ -117,6 +118,8 @@ class StreamingEngine:
         self.guidance = DEFAULT_GUIDANCE if guidance is None else float(guidance)
         self.phone_guidance = RECOGNISED_PHONE_GUIDANCE if phone_guidance is None else float(phone_guidance)
         self._controls = controls or LiveControls()
+        self.closure = self._closure_head(live_closure)
+        self.closure_probe: list | None = None  # (first frame, features) of each closing pass (fitting, tests)
         self._lock = threading.Lock()
         self._recogniser = None
         if self.model.uses_phones:
@@ -129,6 +132,25 @@ class StreamingEngine:
             except (CheckpointError, RecogniserError) as exc:
                 raise StreamingError(f"the mouth-shape recogniser cannot be loaded: {exc}") from None
         self.reset()
+
+    def _closure_head(self, live_closure):
+        """The closure head fitted to live features (models/live_closure.py) when it is there, else the model's own
+        (if it has one)."""
+        import json
+        from pathlib import Path
+
+        from models.closure import ClosureError, ClosureHead
+        from models.live_closure import DEFAULT_PATH
+
+        if live_closure is False:
+            return self.model.closure
+        path = Path(DEFAULT_PATH if live_closure is True else live_closure)
+        if not path.is_file():
+            return self.model.closure
+        try:
+            return ClosureHead.from_dict(json.loads(path.read_text()), self.model.encoder.config.channels)
+        except (OSError, ValueError, ClosureError) as exc:
+            raise StreamingError(f"the live closure head {path.name} cannot be used: {exc}") from None
 
     def reset(self) -> None:
         """Forget all audio and motion: the next push starts a new performance."""
@@ -199,8 +221,7 @@ class StreamingEngine:
 
     def _ready(self, stop_frame: int) -> bool:
         """Whether the audio heard so far covers frames up to ``stop_frame`` (their analysis windows included)."""
-        need = int(np.ceil((stop_frame + 0.25) * SAMPLES_PER_FRAME + 200))
-        return self._received >= need
+        return self._received >= _audio_needed(stop_frame)
 
     # --- one hop ----------------------------------------------------------------------------------------------
     def _step(self, count: int) -> np.ndarray:
@@ -256,9 +277,9 @@ class StreamingEngine:
         """The mouth-shape class per local frame (-1 = unsure), gated for speech as offline."""
         if self._recogniser is None:
             return None
-        from app.engines.phonetics import mouth_shapes as S
-
         import torch
+
+        from app.engines.phonetics import mouth_shapes as S
 
         rec = self._recogniser
         logits = rec.head(rec.encoder.forward_mel(mel).transpose(1, 2)[0][:n_local]).float()
@@ -367,8 +388,10 @@ class StreamingEngine:
         smoothed = smooth_time(joined, 1)
         smoothed[:, sharp] = joined[:, sharp]
         curves = smoothed[k:]
-        if model.closure is not None:
-            head = model.closure
+        if self.closure_probe is not None:
+            self.closure_probe.append((f0 - back, closure_feats.float().cpu().numpy()))
+        if self.closure is not None:
+            head = self.closure
             weight = head.closing_weight(head.probability(closure_feats.float()))[back:, None]
             cols = [rig.index(name) for name in CLOSING_CONTROLS]
             pose = torch.tensor(head.pose, dtype=curves.dtype, device=dev)[None]
@@ -385,10 +408,17 @@ class StreamingEngine:
         return out.astype(np.float32)
 
 
+def _audio_needed(stop_frame: int) -> int:
+    """Samples that cover frames before ``stop_frame`` with their analysis windows (a quarter frame and half a
+    25 ms window past the last frame's instant): without that real audio, p/b/m closures are found far less often
+    (pooled closure 0.70 against 0.78 on the held-out sets)."""
+    return int(np.ceil((stop_frame + 0.25) * SAMPLES_PER_FRAME + 200))
+
+
 def _with_mirrored_future(piece: np.ndarray, num_frames: int) -> np.ndarray:
     """``piece`` cut at frame ``num_frames`` and continued by ``_MIRROR_FRAMES`` frames of its own last samples
     played backwards (so the continuation joins without a step)."""
-    end = min(len(piece), int(np.ceil((num_frames + 0.25) * SAMPLES_PER_FRAME + 200)))
+    end = min(len(piece), _audio_needed(num_frames))
     body = piece[:end]
     need = int(np.ceil((_MIRROR_FRAMES + 1) * SAMPLES_PER_FRAME)) + 400
     tail = body[::-1][:need]

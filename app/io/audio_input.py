@@ -68,28 +68,42 @@ def input_devices() -> list[InputDevice]:
 
 
 class LinearResampler:
-    """Block-by-block resampling to 16 kHz by linear interpolation, continuous across blocks."""
+    """Block-by-block resampling to 16 kHz, continuous across blocks: from a higher rate a windowed-sinc low-pass
+    at 7.2 kHz first (so nothing above 8 kHz folds into the speech band; 0.7 ms of delay at 48 kHz), then linear
+    interpolation."""
+
+    TAPS = 63
 
     def __init__(self, rate: float) -> None:
         self.ratio = float(rate) / SAMPLE_RATE
+        self._fir = None
+        if self.ratio > 1.0:
+            k = np.arange(self.TAPS) - (self.TAPS - 1) / 2
+            cutoff = 0.45 / self.ratio  # cycles per input sample
+            h = 2 * cutoff * np.sinc(2 * cutoff * k) * np.blackman(self.TAPS)
+            self._fir = (h / h.sum()).astype(np.float32)
+            self._fir_tail = np.zeros(self.TAPS - 1, np.float32)
         self._pos = 0.0  # position of the next output sample, in input samples from the start of _last
-        self._last = np.zeros(1, np.float32)
+        self._last = np.zeros(0, np.float32)  # input samples from the one before the next output on
 
     def __call__(self, block: np.ndarray) -> np.ndarray:
         if self.ratio == 1.0:
             return block
+        block = np.asarray(block, np.float32)
+        if self._fir is not None:
+            joined = np.concatenate([self._fir_tail, block])
+            self._fir_tail = joined[len(joined) - (self.TAPS - 1):]
+            block = np.convolve(joined, self._fir, mode="valid").astype(np.float32)
         x = np.concatenate([self._last, block])
-        n = int(np.floor((len(x) - 1 - self._pos) / self.ratio)) + 1
-        if n <= 0:
+        if len(x) == 0 or self._pos > len(x) - 1:
             self._last = x
             return np.zeros(0, np.float32)
+        n = int(np.floor((len(x) - 1 - self._pos) / self.ratio)) + 1
         pos = self._pos + self.ratio * np.arange(n)
         out = np.interp(pos, np.arange(len(x)), x).astype(np.float32)
         nxt = self._pos + self.ratio * n
-        keep = int(np.floor(nxt))
+        keep = min(int(np.floor(nxt)), len(x) - 1)  # the sample at or before the next output position
         self._last, self._pos = x[keep:], nxt - keep
-        if len(self._last) == 0:
-            self._last, self._pos = x[-1:], self._pos + 1.0
         return out
 
 
@@ -114,6 +128,7 @@ class FileInput:
         self.realtime, self.loop = bool(realtime), bool(loop)
         self.name = self.path.name
         self.overruns = 0
+        self.started_at: float | None = None  # monotonic time of the file's first sample being "spoken"
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -127,7 +142,7 @@ class FileInput:
         self._thread.start()
 
     def _run(self, on_block: BlockCallback, on_end: EndCallback | None) -> None:
-        t0 = time.monotonic()
+        t0 = self.started_at = time.monotonic()
         sent = 0  # samples delivered so far (over loops)
         n = len(self.samples)
         while not self._stop.is_set():

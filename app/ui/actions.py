@@ -102,8 +102,10 @@ def install(w) -> None:
                              "Regenerate with the current controls (locked ranges are kept)")
     w.act_new_take = _action(w, "New take", w.controls.new_take.click, "Ctrl+Shift+G")
     w.act_cancel = _action(w, "Cancel generation", w.cancel_generation, "Ctrl+.")
-    for a in (w.act_generate, w.act_new_take, w.act_cancel):
-        m.addAction(a)
+    w.act_live = _action(w, "Go live…", lambda: (w.live_dock.show(), w.live_dock.raise_()), "F9",
+                         "Animate a live voice (microphone or a file played in real time) and stream it to Unreal")
+    for a in (w.act_generate, w.act_new_take, w.act_cancel, None, w.act_live):
+        m.addSeparator() if a is None else m.addAction(a)
 
     # --- View ---
     m = menu.addMenu("&View")
@@ -113,7 +115,7 @@ def install(w) -> None:
     for a in (w.act_frame_all, w.act_zoom_in, w.act_zoom_out):
         m.addAction(a)
     m.addSeparator()
-    for dock in (w.preview_dock, w.controls_dock, w.livelink_dock, w.log_dock):
+    for dock in (w.preview_dock, w.controls_dock, w.livelink_dock, w.live_dock, w.log_dock):
         m.addAction(dock.toggleViewAction())
 
     # --- toolbars ---

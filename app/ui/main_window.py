@@ -33,6 +33,7 @@ from app.ui.document import Document
 from app.ui.engine_bridge import GenerationRequest, device_description_in_process
 from app.ui.file_actions import FileActions
 from app.ui.jobs import FunctionJob, GenerationController
+from app.ui.live_panel import LivePanel
 from app.ui.livelink_panel import LiveLinkPanel
 from app.ui.log_panel import LogPanel, log
 from app.ui.playback import Playback
@@ -128,6 +129,11 @@ class MainWindow(QMainWindow):
         self.livelink = LiveLinkPanel(self.settings)
         self.livelink.take_provider = lambda: self.document.take
         self.livelink_dock = self._dock("Live Link", self.livelink, Qt.RightDockWidgetArea, "liveLinkDock")
+        self.live = LivePanel(self.settings)
+        self.live.targets_provider = lambda: (self.livelink.parsed_targets(),
+                                              self.livelink.subject.text().strip() or None)
+        self.live.controls_provider = self.live_controls
+        self.live_dock = self._dock("Live", self.live, Qt.RightDockWidgetArea, "liveDock")
         self.log_panel = LogPanel()
         self.log_dock = self._dock("Log", self.log_panel, Qt.LeftDockWidgetArea, "logDock")
         self.splitDockWidget(self.preview_dock, self.log_dock, Qt.Vertical)
@@ -135,6 +141,8 @@ class MainWindow(QMainWindow):
         self.resizeDocks([self.preview_dock, self.controls_dock], [400, 330], Qt.Horizontal)
         self.resizeDocks([self.preview_dock, self.log_dock], [560, 200], Qt.Vertical)
         self.resizeDocks([self.controls_dock, self.livelink_dock], [700, 200], Qt.Vertical)
+        self.tabifyDockWidget(self.livelink_dock, self.live_dock)
+        self.livelink_dock.raise_()
 
     def _build_status(self) -> None:
         bar = self.statusBar()
@@ -160,6 +168,9 @@ class MainWindow(QMainWindow):
         d.variants_changed.connect(self._show_variants)
         self.context.frame_changed.connect(self._frame_changed)
         self.controls.request_changed.connect(self._controls_changed)
+        self.live.live_changed.connect(self._live_changed)
+        self.live.frame.connect(self.preview.set_frame)
+        self.live.open_requested.connect(lambda path: self.files.open_path(path))
         self.controls.new_take_requested.connect(lambda r: self.generate(r, tag="variant", immediate=True))
         self.controls.variant_picked.connect(self.pick_variant)
         self.controls.problem.connect(lambda title, message: self.show_error(title, message))
@@ -262,8 +273,36 @@ class MainWindow(QMainWindow):
         return True
 
     def _controls_changed(self, request: GenerationRequest) -> None:
+        if self.live.is_live:  # while live the controls steer the live performance, not the open take
+            self.live.set_controls(self.live_controls())
+            return
         self.timeline.emotions.set_keys(request.emotion_keys)
         self.generate(request)
+
+    # --- live mode ---------------------------------------------------------------------------------------------
+    def live_controls(self):
+        """The Performance panel's controls as live-mode controls (the emotion key at the playhead)."""
+        from app.engines.streaming import LiveControls
+
+        request = self.controls.request()
+        key = self.controls.current_emotion_key(request)
+        self.live.seed = request.seed
+        return LiveControls(emotion=key.emotion, intensity=float(np.clip(key.intensity, 0.0, 1.0)),
+                            gaze=(float(request.gaze[0]), float(request.gaze[1])),
+                            eye_contact=float(np.clip(request.eye_contact, 0.0, 1.0)),
+                            head_distance=float(np.clip(request.head_distance, 10.0, 1000.0)),
+                            articulation=float(np.clip(request.articulation, 0.0, 2.0)))
+
+    def _live_changed(self, live: bool) -> None:
+        if live:
+            self.playback.pause()
+            self.livelink.stop()  # one stream per target: the live one
+            self.statusBar().showMessage("Live: the Performance controls steer the live face", 6000)
+        else:
+            frame = self.context.frame
+            self._frame_changed(frame)  # back to the open take's pose
+        self.livelink.button.setEnabled(not live)
+        self.act_play.setEnabled(not live)
 
     def transcribe(self) -> FunctionJob | None:
         """Recognise the words of the open recording in the background and put them in the transcript box for the
@@ -520,6 +559,7 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.generator.shutdown()
         self.playback.shutdown()
+        self.live.stop()
         self.livelink.stop()
         self._autosave.stop()
         self._autosave_soon.stop()
