@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lines", type=int, default=200, help="real-speech lines in the batch bench (default 200)")
     p.add_argument("--live-seconds", type=float, default=60.0,
                    help="how long the live bench runs (default 60; the issue's figure is 600)")
+    p.add_argument("--live-lookahead", type=int, default=2, metavar="FRAMES",
+                   help="lookahead of the live engine in the live benches (default 2, as `vasa-rig live`)")
     p.add_argument("--word-recognition", action="store_true",
                    help="also time PocketSphinx word recognition, the old (slow) audio-only front end")
 
@@ -483,14 +485,16 @@ def bench_live(args: argparse.Namespace) -> list[Row]:
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
         sf.write(str(wav), clip.samples, 16000, subtype="PCM_16")
-        r = run_live_bench(wav, seconds, seed=args.seed, progress=lambda line: print("  " + line, flush=True))
+        r = run_live_bench(wav, seconds, seed=args.seed, lookahead=args.live_lookahead,
+                           progress=lambda line: print("  " + line, flush=True))
     p50, p95, worst = (r.percentile(q) for q in (50, 95, 100))
     s50, s95 = r.percentile(50, "sent"), r.percentile(95, "sent")
     rss = [m for _t, m in r.rss_mb]
     settled = rss[min(1, len(rss) - 1)]  # after the first 10 s (allocator warm-up)
     growth = rss[-1] - settled
     return [
-        Row(f"live for {r.seconds:.0f} s (speech {clip.duration:.0f} s, looped)",
+        Row(f"live for {r.seconds:.0f} s (speech {clip.duration:.0f} s, looped), lookahead {args.live_lookahead} "
+            "frames",
             f"{r.frames_sent} frames sent, {r.frames_received} received"),
         Row("latency audio -> packet received: p50 / p95 / max", f"{p50:.0f} / {p95:.0f} / {worst:.0f} ms",
             "p95 <= 100 ms", p95 <= 100.0),
@@ -518,7 +522,7 @@ def bench_live_quality(args: argparse.Namespace) -> list[Row]:
     from app.io.audio import AudioClip
     from models.train_visemes import telephone
 
-    live = StreamingEngine(seed=args.seed)
+    live = StreamingEngine(seed=args.seed, lookahead=args.live_lookahead)
     figs: dict[tuple[str, str], list] = {}
     sets_found = []
     for label, speaker, channel in HELD_OUT_SETS:

@@ -264,9 +264,13 @@ class LiveSession:
 
     def _work(self) -> None:
         try:
-            while not self._stop.is_set():
+            while True:
                 item = self._queue.get()
-                if item is None:
+                if item is None or (self._stop.is_set() and self._queue.qsize() * 0.005 > MAX_BACKLOG_S):
+                    # Stopped: the frames the audio heard so far calls for go out (the rest of the stand-in future
+                    # is silence), unless the engine was hopelessly behind.
+                    if item is None and self._received:
+                        self._emit(self.engine.finish())
                     break
                 if item == "end":
                     self._emit(self.engine.finish())

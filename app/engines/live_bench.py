@@ -56,7 +56,7 @@ def _rss_mb() -> float:
 
 
 def run_live_bench(audio: str | Path, seconds: float, *, record: str | Path | None = None, seed: int = 0,
-                   progress=None) -> LiveBenchResult:
+                   lookahead: int | None = None, progress=None) -> LiveBenchResult:
     """Play ``audio`` (looped) for ``seconds`` as the live input; see the module docstring."""
     from app.engines.live import LATENCY_BUDGET_S, LiveSession
     from app.io.audio_input import FileInput
@@ -73,8 +73,9 @@ def run_live_bench(audio: str | Path, seconds: float, *, record: str | Path | No
     receiver = LiveLinkReceiver(0, on_packet=on_packet, keep=False)
     source = FileInput(audio, loop=True)
     try:
+        kw = {} if lookahead is None else {"lookahead": lookahead}
         session = LiveSession(source, targets=[("127.0.0.1", receiver.port)], record=record, seed=seed,
-                              keep_latencies=True)
+                              keep_latencies=True, **kw)
         rss = [(0.0, _rss_mb())]
         cpu0, t0 = time.process_time(), time.monotonic()
         session.start()

@@ -36,6 +36,8 @@ _MARGIN_FRAMES = 44
 # Frames of stand-in future after the newest sample: the newest audio mirrored in time. Silence there (zero padding)
 # reads to the encoders as speech stopping, which closes the mouth early on every hop.
 _MIRROR_FRAMES = 30
+SETTLE = 0.5  # one-pole low-pass factor of the upper face and head (1: off); a lag of about one frame (17 ms)
+SETTLE_MOUTH = 0.7  # the same for the mouth's shaping controls (not the ones that open and close the lips)
 _NOISE_CHUNK = 600  # frames of noise drawn at a time
 _SACCADE_CHUNK = 600
 
@@ -100,8 +102,7 @@ class StreamingEngine:
 
     def __init__(self, *, hop: int = DEFAULT_HOP, lookahead: int = DEFAULT_LOOKAHEAD, seed: int = 0,
                  controls: LiveControls | None = None, steps: int | None = None, guidance: float | None = None,
-                 phone_guidance: float | None = None, checkpoint=None, device: str | None = None,
-                 live_closure: bool | str = True) -> None:
+                 phone_guidance: float | None = None, checkpoint=None, device: str | None = None) -> None:
         if hop < 1 or lookahead < 0:
             raise StreamingError(f"hop must be >= 1 frame and lookahead >= 0, got {hop} and {lookahead}")
         from app.engines import neural
@@ -118,8 +119,19 @@ class StreamingEngine:
         self.guidance = DEFAULT_GUIDANCE if guidance is None else float(guidance)
         self.phone_guidance = RECOGNISED_PHONE_GUIDANCE if phone_guidance is None else float(phone_guidance)
         self._controls = controls or LiveControls()
-        self.closure = self._closure_head(live_closure)
-        self.closure_probe: list | None = None  # (first frame, features) of each closing pass (fitting, tests)
+        self.closure = self.model.closure
+        from app.core.rig import load_rig
+        from app.engines.neural import ARTICULATED_REGIONS
+        from models.closure import CLOSING_CONTROLS
+        from models.pipeline import SHARP_CHANNELS
+
+        rig = load_rig()
+        # Channels the settling low-pass reads (see _settle): the upper face and head, and the mouth's shaping
+        # controls; never the blinks or the controls that open and close the lips.
+        self._slow_cols = np.array([i for i, name in enumerate(rig.channel_names)
+                                    if rig.region(name) not in ARTICULATED_REGIONS and name not in SHARP_CHANNELS])
+        self._shape_cols = np.array([i for i, name in enumerate(rig.channel_names)
+                                     if rig.region(name) in ARTICULATED_REGIONS and name not in CLOSING_CONTROLS])
         self._lock = threading.Lock()
         self._recogniser = None
         if self.model.uses_phones:
@@ -132,25 +144,6 @@ class StreamingEngine:
             except (CheckpointError, RecogniserError) as exc:
                 raise StreamingError(f"the mouth-shape recogniser cannot be loaded: {exc}") from None
         self.reset()
-
-    def _closure_head(self, live_closure):
-        """The closure head fitted to live features (models/live_closure.py) when it is there, else the model's own
-        (if it has one)."""
-        import json
-        from pathlib import Path
-
-        from models.closure import ClosureError, ClosureHead
-        from models.live_closure import DEFAULT_PATH
-
-        if live_closure is False:
-            return self.model.closure
-        path = Path(DEFAULT_PATH if live_closure is True else live_closure)
-        if not path.is_file():
-            return self.model.closure
-        try:
-            return ClosureHead.from_dict(json.loads(path.read_text()), self.model.encoder.config.channels)
-        except (OSError, ValueError, ClosureError) as exc:
-            raise StreamingError(f"the live closure head {path.name} cannot be used: {exc}") from None
 
     def reset(self) -> None:
         """Forget all audio and motion: the next push starts a new performance."""
@@ -238,7 +231,8 @@ class StreamingEngine:
         n_local = gen_stop - a
         with torch.inference_mode():
             curves = self._sample(piece, a, f0, gen_stop, n_local)
-        out = self._looks_away(curves[:count], f0)
+        out = self._settle(curves[:count])
+        out = self._looks_away(out, f0)
         self._hist.curves = np.concatenate([self._hist.curves, out])[-4:]
         self._next = f0 + count
         self._index += 1
@@ -248,6 +242,19 @@ class StreamingEngine:
             self._audio = self._audio[keep_from - self._audio_start:]
             self._audio_start = keep_from
         self.timings.append(StepTiming(f0, count, time.perf_counter() - t0))
+        return out
+
+    def _settle(self, curves: np.ndarray) -> np.ndarray:
+        """The upper face and head through a one-pole low-pass from the last frame sent (half way each frame):
+        each hop samples its frames afresh, and without it the brows, eyes and nose step at every join."""
+        if not len(self._hist.curves):
+            return curves
+        out = curves.copy()
+        for cols, factor in ((self._slow_cols, SETTLE), (self._shape_cols, SETTLE_MOUTH)):
+            y = self._hist.curves[-1, cols]
+            for k in range(len(out)):
+                y = y + factor * (out[k, cols] - y)
+                out[k, cols] = y
         return out
 
     def _looks_away(self, curves: np.ndarray, f0: int) -> np.ndarray:
@@ -386,10 +393,14 @@ class StreamingEngine:
         rig = load_rig()
         sharp = [rig.index(name) for name in SHARP_CHANNELS]
         smoothed = smooth_time(joined, 1)
+        # The upper face and head get a 5-frame kernel: their motion is slow, and sampling a few frames at a time
+        # leaves about three times the offline frame-to-frame noise there. The kernel reaches two frames ahead,
+        # which the lookahead has already sampled, so it adds no latency. Mouth, jaw and tongue keep the offline
+        # kernel (closures must stay sharp); blinks none.
+        wide = torch.from_numpy(self._slow_cols).to(dev)
+        smoothed[:, wide] = smooth_time(joined[:, wide], 2)
         smoothed[:, sharp] = joined[:, sharp]
         curves = smoothed[k:]
-        if self.closure_probe is not None:
-            self.closure_probe.append((f0 - back, closure_feats.float().cpu().numpy()))
         if self.closure is not None:
             head = self.closure
             weight = head.closing_weight(head.probability(closure_feats.float()))[back:, None]

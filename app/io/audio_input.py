@@ -1,6 +1,6 @@
 """Live audio input: a sound-card input device, or an audio file played as if it were a microphone.
 
-Both deliver 16 kHz mono float32 blocks to a callback, ``on_block(samples, arrival)``, where ``arrival`` is the
+Both deliver 16 kHz mono float32 blocks (5 ms) to a callback, ``on_block(samples, arrival)``, where ``arrival`` is the
 ``time.monotonic()`` at which the block's last sample was available. ``on_end(message)`` is called once when the
 input stops by itself: the file ended (``message`` is None) or the device failed (the reason).
 
@@ -23,7 +23,7 @@ from app.core.timebase import SAMPLE_RATE
 
 BlockCallback = Callable[[np.ndarray, float], None]
 EndCallback = Callable[[str | None], None]
-DEFAULT_BLOCK_S = 0.010  # 10 ms blocks: capture adds at most this to the latency
+DEFAULT_BLOCK_S = 0.005  # 5 ms blocks: capture adds at most this to the latency
 
 
 class AudioInputError(Exception):
@@ -167,7 +167,7 @@ class FileInput:
 
 
 class DeviceInput:
-    """A sounddevice input device (index or name; None = the system default), mono, in ~10 ms blocks. Opens at
+    """A sounddevice input device (index or name; None = the system default), mono, in ~5 ms blocks. Opens at
     16 kHz when the device takes it, else at the device's own rate with resampling."""
 
     def __init__(self, device: int | str | None = None, *, block_s: float = DEFAULT_BLOCK_S) -> None:

@@ -114,7 +114,7 @@ def test_file_input_paces_in_real_time():
     wall = time.monotonic() - t0
     assert sum(n for n, _ in got) == len(source.samples)
     assert wall >= source.duration * 0.95  # not faster than speech
-    assert all(n == 160 for n, _ in got[:-1])
+    assert all(n == 80 for n, _ in got[:-1])  # 5 ms blocks
 
 
 def test_empty_or_unreadable_file_input_says_so(tmp_path):
