@@ -1,7 +1,8 @@
 """Live panel: animate a live voice (an input device, or a file played in real time) and stream it to the Live Link
 targets; the preview face follows, and the session can be recorded into a project that opens like any take.
 
-The session (app/engines/live.py) runs its own threads. The panel polls its figures ten times a second (level
+The session (app/engines/live.py) runs in a child process (app/engines/live_process.py), so the preview and the
+editors never hold up its frames. The panel polls its figures ten times a second (level
 meter, latency) and shows the newest frame in the preview at most at the display's pace; messages from the session
 threads reach the GUI thread through a queued signal. While live, the window routes the Performance controls to
 the session instead of regenerating the open take.
@@ -57,6 +58,7 @@ class LivePanel(QWidget):
         self._shown = -1
         self._latest_lock = threading.Lock()
         self.last_recording: str | None = None
+        self._where, self._record_name, self._announced = "", None, False
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -163,16 +165,16 @@ class LivePanel(QWidget):
     def record_folder(self) -> Path:
         return Path(str(self.settings.value("live/record_folder", "") or (self.settings.folder / "live")))
 
-    def _make_source(self):
-        from app.io.audio_input import DeviceInput, FileInput
-
+    def _source_spec(self) -> tuple:
         data = self.source.currentData()
         if data == _FILE_ITEM:
             path = self.file.text().strip()
             if not path:
                 raise ValueError("choose an audio file to play as the input")
-            return FileInput(path)
-        return DeviceInput(data)
+            if not Path(path).is_file():
+                raise ValueError(f"file not found: {path}")
+            return ("file", path)
+        return ("device", data)
 
     # --- session ------------------------------------------------------------------------------------------------
     @property
@@ -180,46 +182,45 @@ class LivePanel(QWidget):
         return self.session is not None
 
     def start(self) -> bool:
-        from app.engines.live import LiveError, LiveSession
-        from app.io.audio_input import AudioInputError
+        """Start a session in its child process (see app/engines/live_process.py); it reports a moment later
+        whether the input opened."""
+        from app.engines.live import LiveError
+        from app.engines.live_process import LiveProcess, LiveSpec
         from app.io.livelink import LiveLinkError
 
         if self.session is not None:
             return True
         record = None
         try:
-            source = self._make_source()
+            source = self._source_spec()
             targets, subject = ([], None)
             if self.send.isChecked() and self.targets_provider is not None:
                 targets, subject = self.targets_provider()
                 if not targets:
                     raise LiveError("enter a Live Link target in the Live Link panel, or untick sending")
             if self.record.isChecked():
-                record = self.record_folder() / time.strftime("live_%Y%m%d_%H%M%S.vrig")
+                record = str(self.record_folder() / time.strftime("live_%Y%m%d_%H%M%S.vrig"))
             controls = self.controls_provider() if self.controls_provider is not None else None
-            self.status.setText("Starting…")
-            self.setCursor(Qt.WaitCursor)
-            try:
-                session = LiveSession(source, targets=targets, subject=subject, record=record, controls=controls,
-                                      seed=self.seed, on_message=self._relay.message.emit, on_frame=self._on_frame)
-                session.start()
-            finally:
-                self.unsetCursor()
-        except (LiveError, AudioInputError, LiveLinkError, ValueError) as exc:
+        except (LiveError, LiveLinkError, ValueError) as exc:
             self._set_button(False)
             self.status.setText(f"Cannot go live: {exc}")
             log.error("Live: %s", exc)
             return False
+        session = LiveProcess(LiveSpec(source=source, targets=list(targets), subject=subject, record=record,
+                                       controls=controls, seed=self.seed),
+                              on_message=self._relay.message.emit, on_frame=self._on_frame)
+        session.start()
         self.session = session
+        self._where = ", ".join(f"{h}:{p}" for h, p in targets) or "no targets (preview only)"
+        self._record_name = Path(record).name if record else None
         self.settings.set("live/send", self.send.isChecked())
         self.settings.set("live/record", self.record.isChecked())
-        if self.source.currentData() == _FILE_ITEM:
-            self.settings.set("live/file", self.file.text().strip())
-        where = ", ".join(f"{h}:{p}" for h, p in targets) or "no targets (preview only)"
-        self.status.setText(f"Live from {getattr(source, 'name', 'input')} to {where}"
-                            + (f"; recording to {Path(record).name}" if record else ""))
-        log.info("Live from %s to %s", getattr(source, "name", "input"), where)
+        if source[0] == "file":
+            self.settings.set("live/file", source[1])
+        self.status.setText("Starting the live engine…")
+        self.latency.setText("starting…")
         self._shown = -1
+        self._announced = False
         self._poll.start()
         self._preview.start()
         self._set_button(True)
@@ -255,8 +256,14 @@ class LivePanel(QWidget):
             log.info("Live stopped: %s", text)
             self.open_button.setEnabled(bool(self.last_recording))
             self.live_changed.emit(False)
+        self._reset_controls()
+
+    def _reset_controls(self) -> None:
+        self._poll.stop()
+        self._preview.stop()
         self.meter.setValue(int(METER_FLOOR_DB))
         self.meter.setFormat("—")
+        self.latency.setText("—")
         self._set_button(False)
         for w in (self.source, self.refresh, self.file_row, self.send, self.record):
             w.setEnabled(True)
@@ -288,6 +295,21 @@ class LivePanel(QWidget):
         session = self.session
         if session is None:
             return
+        if session.state == "failed" and not self._announced:
+            self.session = None
+            session.stop()
+            self._reset_controls()
+            self.status.setText(f"Cannot go live: {session.error}")
+            log.error("Live: %s", session.error)
+            self.live_changed.emit(False)
+            return
+        if session.state == "starting":
+            return
+        if not self._announced:
+            self._announced = True
+            self.status.setText(f"Live from {session.source_name} to {self._where}"
+                                + (f"; recording to {self._record_name}" if self._record_name else ""))
+            log.info("Live from %s to %s", session.source_name, self._where)
         stats = session.stats()
         db = max(METER_FLOOR_DB, min(0.0, stats.level_db))
         self.meter.setValue(int(round(db)))

@@ -54,6 +54,18 @@ def test_live_from_a_file_to_a_receiver_with_recording(qtbot, window):
     assert window.document.take.audio is not None
 
 
+def test_an_input_the_live_process_cannot_open_is_reported(qtbot, window, tmp_path):
+    panel = window.live
+    bad = tmp_path / "notes.wav"
+    bad.write_bytes(b"this is not audio" * 100)
+    _choose_file(panel, bad)
+    panel.send.setChecked(False)
+    panel.button.click()
+    qtbot.waitUntil(lambda: "Cannot go live" in panel.status.text(), timeout=60_000)
+    assert not panel.is_live and panel.button.text() == "Go live" and panel.source.isEnabled()
+    assert "notes.wav" in panel.status.text()
+
+
 def test_live_without_targets_or_file_says_why(qtbot, window):
     panel = window.live
     window.livelink.targets.setPlainText("")
