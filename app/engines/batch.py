@@ -498,6 +498,21 @@ def _run_jobs_ray(jobs, entries, out_dir, options, summary, progress, t0) -> Non
             ray.shutdown()
 
 
+# Imported once in a fork server that starts the workers: each worker then begins with torch and the engines in
+# place instead of importing them (1.5 s of a worker's start on a 2-core machine, paid again by a fresh pool).
+WORKER_PRELOAD = ["torch", "app.engines.generate", "app.engines.batch"]
+
+
+def _worker_context(multiprocessing):
+    """A fork server with the engines preloaded where the platform has one (Linux, macOS), else spawn."""
+    if "forkserver" not in multiprocessing.get_all_start_methods():
+        return multiprocessing.get_context("spawn")
+    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", WORKER_ONEDNN_CACHE)  # inherited by the server
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(WORKER_PRELOAD)
+    return context
+
+
 def _retry(key: str, base: dict, job: dict, pending: list) -> bool:
     """Put a line lost with its worker back in the queue once; False when it was already retried."""
     if job.get("retried"):
@@ -513,8 +528,8 @@ def _run_jobs(jobs, entries, out_dir, options, summary, progress, t0) -> None:
     threads = options.threads or max(1, (os.cpu_count() or 1) // workers)
     pending = list(reversed(jobs))  # popped from the end: original order
     tally = _Tally(entries, out_dir, options, summary, progress, t0)
+    context = _worker_context(multiprocessing)
     while pending:
-        context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
                                  initargs=(threads,)) as pool:
             in_flight: dict[Future, tuple] = {}
