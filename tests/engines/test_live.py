@@ -253,3 +253,18 @@ def test_live_command_bad_input_is_one_clear_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "intensity must be within 0..1" in err
     assert main(["live", "--list-devices"]) == 0
+
+
+def test_blinks_and_head_motion_go_on_in_silence(engine):
+    from app.core.rig import load_rig
+    from app.engines import metrics as M
+
+    rig = load_rig()
+    quiet = (np.random.default_rng(0).standard_normal(16000 * 30) * 1e-4).astype(np.float32)
+    out = _stream(engine, quiet, 80)
+    per_minute = M.blink_count(out) / (len(out) / 60 / 60)
+    assert 8 <= per_minute <= 30  # natural blinking, not a staring face
+    head = [i for i, n in enumerate(rig.channel_names) if rig.region(n) == "head"]
+    assert out[:, head].std(axis=0).mean() > 0.2  # the head keeps moving (degrees)
+    mouth = [i for i, n in enumerate(rig.channel_names) if rig.region(n) in ("mouth", "jaw")]
+    assert out[:, mouth].std(axis=0).mean() < 0.02  # and the mouth rests
