@@ -145,7 +145,8 @@ def run(args: argparse.Namespace) -> int:
 def status_line(stats) -> str:
     return (f"{stats.frames_sent} frames sent, level {stats.level_db:5.1f} dBFS, latency p50 "
             f"{_ms(stats.percentile(50))} p95 {_ms(stats.percentile(95))}, {stats.frames_late} late"
-            + (f", backlog {stats.backlog_s:.2f} s" if stats.backlog_s > 0.05 else ""))
+            + (f", backlog {stats.backlog_s:.2f} s" if stats.backlog_s > 0.05 else "")
+            + (f", {stats.input_overruns} input overruns" if stats.input_overruns else ""))
 
 
 def _ms(value: float | None) -> str:

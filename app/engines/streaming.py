@@ -120,6 +120,9 @@ class StreamingEngine:
         self.phone_guidance = RECOGNISED_PHONE_GUIDANCE if phone_guidance is None else float(phone_guidance)
         self._controls = controls or LiveControls()
         self.closure = self.model.closure
+        from app.engines.phonetics.mouth_shapes import CLOSURE_THRESHOLD
+
+        self.closure_threshold = CLOSURE_THRESHOLD  # p/b/m probability that makes a frame a closure
         from app.core.rig import load_rig
         from app.engines.neural import ARTICULATED_REGIONS
         from models.closure import CLOSING_CONTROLS
@@ -336,7 +339,7 @@ class StreamingEngine:
                 speech[start:stop] = False
         probs[~speech] = 0.0
         probs[~speech, 0] = 1.0
-        track = S.decide(probs, S.DEFAULT_THRESHOLD, S.CLOSURE_THRESHOLD).astype(np.int64)
+        track = S.decide(probs, S.DEFAULT_THRESHOLD, self.closure_threshold).astype(np.int64)
         hop_frames = slice(f0 - a, min(n_local, f0 - a + self.hop))
         self.speech_frames += int(speech[hop_frames].sum())
         self.unsure_frames += int(((track < 0) & speech)[hop_frames].sum())

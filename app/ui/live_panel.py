@@ -319,6 +319,7 @@ class LivePanel(QWidget):
             self.latency.setText("waiting for audio…")
         else:
             self.latency.setText(f"{p50:.0f} ms typical, {p95:.0f} ms p95 · {stats.frames_late} late"
-                                 + (f" · {stats.backlog_s:.1f} s behind" if stats.backlog_s > 0.2 else ""))
+                                 + (f" · {stats.backlog_s:.1f} s behind" if stats.backlog_s > 0.2 else "")
+                                 + (f" · {stats.input_overruns} input overruns" if stats.input_overruns else ""))
         if stats.state == "failed" or session.wait(0):
             self.stop()  # the input ended (a file) or the engine stopped: tidy up and say so

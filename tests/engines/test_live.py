@@ -268,3 +268,76 @@ def test_blinks_and_head_motion_go_on_in_silence(engine):
     assert out[:, head].std(axis=0).mean() > 0.2  # the head keeps moving (degrees)
     mouth = [i for i, n in enumerate(rig.channel_names) if rig.region(n) in ("mouth", "jaw")]
     assert out[:, mouth].std(axis=0).mean() < 0.02  # and the mouth rests
+
+
+class _FakeSoundDevice:
+    """Enough of sounddevice for DeviceInput: one 48 kHz input device that refuses 16 kHz (or every rate), whose
+    stream delivers a few blocks (one flagged as an overrun) and then stops as if unplugged."""
+
+    def __init__(self, rates=(48000.0,)):
+        self.rates = rates
+        self.default = type("D", (), {"device": (0, 1)})()
+        self.opened_at = None
+
+    def query_devices(self, device=None, kind=None):
+        info = {"name": "Desk mic", "max_input_channels": 2, "default_samplerate": 48000.0}
+        return [info, {"name": "Speakers", "max_input_channels": 0}] if device is None and kind is None else info
+
+    def check_input_settings(self, device=None, channels=1, samplerate=16000, dtype="float32"):
+        if samplerate not in self.rates:
+            raise ValueError(f"Invalid sample rate {samplerate}")
+
+    def InputStream(self, device, channels, samplerate, dtype, blocksize, callback, latency,  # noqa: N802
+                    finished_callback):
+        fake = self
+        fake.opened_at = samplerate
+
+        class Stream:
+            active = True
+
+            def start(self):
+                def run():
+                    flags = type("S", (), {"input_overflow": False})()
+                    over = type("S", (), {"input_overflow": True})()
+                    t = np.arange(blocksize * 20) / samplerate
+                    x = (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)[:, None]
+                    for i in range(20):
+                        callback(x[i * blocksize:(i + 1) * blocksize], blocksize, None, over if i == 5 else flags)
+                    self.active = False
+                    finished_callback()
+
+                threading.Thread(target=run, daemon=True).start()
+
+            def stop(self):
+                pass
+
+            def close(self):
+                pass
+
+        return Stream()
+
+
+def test_device_input_resamples_counts_overruns_and_reports_a_vanished_device(monkeypatch):
+    import app.io.audio_input as ai
+
+    fake = _FakeSoundDevice()
+    monkeypatch.setattr(ai, "_sounddevice", lambda: fake)
+    assert [d.name for d in ai.input_devices()] == ["Desk mic"]
+    got, ended = [], threading.Event()
+    source = ai.DeviceInput(0)
+    source.start(lambda block, arrival: got.append(block), lambda msg: (got.append(msg), ended.set()))
+    assert ended.wait(5)
+    assert fake.opened_at == 48000.0  # 16 kHz refused: opened at the device's own rate
+    audio = np.concatenate([b for b in got if isinstance(b, np.ndarray)])
+    assert abs(len(audio) - 20 * 240 / 3) <= 40  # 48 kHz blocks of 5 ms, resampled to 16 kHz
+    assert source.overruns == 1
+    assert "Desk mic stopped" in got[-1]
+    source.stop()
+
+
+def test_device_refusing_every_rate_is_one_clear_error(monkeypatch):
+    import app.io.audio_input as ai
+
+    monkeypatch.setattr(ai, "_sounddevice", lambda: _FakeSoundDevice(rates=()))
+    with pytest.raises(ai.AudioInputError, match="refuses mono float input at 16 kHz and at its own rate"):
+        ai.DeviceInput(0).start(lambda b, t: None)
