@@ -90,7 +90,7 @@ def make_source(args: argparse.Namespace):
 def run(args: argparse.Namespace) -> int:
     if args.list_devices:
         return list_devices()
-    from app.commands.stream import _targets
+    from app.commands.stream import _flush, _targets
     from app.engines.live import LiveError, LiveSession
 
     if not 0 <= args.lookahead <= 30:
@@ -152,9 +152,3 @@ def status_line(stats) -> str:
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.0f} ms"
 
-
-def _flush(messages: list[str], lock: threading.Lock) -> None:
-    with lock:
-        pending, messages[:] = list(messages), []
-    for message in pending:
-        print(f"note: {message}", flush=True)

@@ -300,15 +300,15 @@ def run_line(job: dict) -> dict:
         entry["error"] = _one_line(exc)
     entry["seconds"] = round(time.perf_counter() - t0, 3)
     entry["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0, 1)
-    rss = _rss_mb()
+    rss = resident_mb()
     if rss is not None:
         entry["rss_mb"] = rss
     entry["worker"] = os.getpid()
     return entry
 
 
-def _rss_mb() -> float | None:
-    """The worker's resident memory now (Linux), to see whether it stays flat from line to line."""
+def resident_mb() -> float | None:
+    """This process's resident memory now in MB (Linux; None elsewhere), to see whether it stays flat."""
     try:
         with open("/proc/self/status") as f:
             for row in f:

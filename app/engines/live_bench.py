@@ -45,14 +45,10 @@ class LiveBenchResult:
 
 
 def _rss_mb() -> float:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    from app.engines.batch import resident_mb
+
+    now = resident_mb()
+    return now if now is not None else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def run_live_bench(audio: str | Path, seconds: float, *, record: str | Path | None = None, seed: int = 0,
