@@ -147,20 +147,19 @@ def delete_keys(keys: Keys, indices) -> Keys:
     return Keys(keys.frames[mask], keys.values[mask], keys.modes[mask])
 
 
-def move_keys(keys: Keys, indices, d_frames: float = 0.0, d_value: float = 0.0) -> Keys:
-    idx = np.asarray(list(indices), dtype=np.int64)
-    f, v = keys.frames.copy(), keys.values.copy()
-    f[idx] += d_frames
-    v[idx] += np.float32(d_value)
-    return Keys.from_lists(f, v, keys.modes)
-
-
-def scale_keys(keys: Keys, indices, factor: float, pivot: float = 0.0, offset: float = 0.0) -> Keys:
-    """Scale the values of the selected keys about ``pivot`` and add ``offset``."""
-    idx = np.asarray(list(indices), dtype=np.int64)
-    v = keys.values.copy()
-    v[idx] = (v[idx] - pivot) * factor + pivot + offset
-    return Keys(keys.frames.copy(), v, keys.modes.copy())
+def move_keys(keys: Keys, indices, d_frames: float = 0.0, d_value: float = 0.0,
+              num_frames: int | None = None) -> Keys:
+    """Shift the selected keys' frames and offsets. A moved key replaces an unmoved key it lands on; with
+    ``num_frames`` the moved keys stay on frames 0..num_frames-1."""
+    idx = np.unique(np.asarray(list(indices), dtype=np.int64))
+    keep = np.setdiff1d(np.arange(len(keys)), idx)
+    moved = keys.frames[idx] + d_frames
+    if num_frames is not None:
+        moved = np.clip(moved, 0, num_frames - 1)
+    # The moved keys come last, so from_lists keeps them where two keys share a frame.
+    return Keys.from_lists(np.concatenate([keys.frames[keep], moved]),
+                           np.concatenate([keys.values[keep], keys.values[idx] + np.float32(d_value)]),
+                           np.concatenate([keys.modes[keep], keys.modes[idx]]))
 
 
 def set_modes(keys: Keys, indices, mode: Interp) -> Keys:
@@ -178,6 +177,11 @@ def smooth_keys(keys: Keys, indices, strength: float = 0.5) -> Keys:
         target = (v[lo] + 2 * v[i] + v[hi]) / 4.0
         out[i] = v[i] + strength * (target - v[i])
     return Keys(keys.frames.copy(), out.astype(np.float32), keys.modes.copy())
+
+
+def indices_at(keys: Keys, frames) -> np.ndarray:
+    """Indices of the keys that sit on any of ``frames``."""
+    return np.nonzero(np.isin(keys.frames, np.asarray(frames, dtype=np.float64)))[0]
 
 
 def keys_in_range(keys: Keys, start: float, end: float) -> np.ndarray:

@@ -7,8 +7,6 @@ Every edit goes through the History: a drag previews on the Take and pushes one 
 
 from __future__ import annotations
 
-import itertools
-
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QRectF, Qt, Signal
@@ -22,9 +20,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.core import key_edits as KE
 from app.core import keys as K
 from app.core.history import SetKeys
-from app.core.take import Lock
 from app.ui import theme
 from app.ui.document import Document
 from app.ui.timeline import LEFT_COLUMN, TimeContext, make_playhead, style_plot
@@ -35,9 +33,7 @@ EDITOR_TABS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Ears", ("ears",)),
 )
 DEFAULT_VISIBLE = 6  # channels shown when a take opens: the ones that move most
-ANCHOR_FRAMES = 12  # a first key on a channel shapes a bump this wide instead of offsetting the whole take
 HIT_PX = 8
-_drag_ids = itertools.count(1)
 
 
 def short_name(name: str) -> str:
@@ -419,18 +415,13 @@ class CurveEditor(QWidget):
             out.setdefault(ch, []).append(i)
         return out
 
-    # --- value limits ---------------------------------------------------------------------------------------------
-    def _clamp_offsets(self, ch: int, keys: K.Keys) -> K.Keys:
-        """Key offsets such that base + offset stays inside the control's range at each key's frame."""
-        take = self.take
-        n = take.num_frames
-        frames = np.clip(keys.frames, 0, n - 1)
-        base = np.interp(frames, np.arange(n), take.base[:, ch])
-        lo, hi = take.rig.mins[ch] - base, take.rig.maxs[ch] - base
-        values = np.clip(keys.values, lo, hi).astype(np.float32)
-        return K.Keys(frames.astype(np.float64), values, keys.modes.copy())
+    # --- edits (the algorithms are in app.core.key_edits; these turn gestures into history steps) ------------
+    def _curve(self, ch: int) -> KE.Curve:
+        return KE.Curve.of(self.take, ch)
 
-    # --- edits ----------------------------------------------------------------------------------------------------
+    def _selected_keys(self) -> dict[int, tuple[K.Keys, list[int]]]:
+        return {ch: (self.take.keys(ch), idx) for ch, idx in self.selected_by_channel().items()}
+
     def add_key(self, frame: float, value: float, scene_pos=None) -> tuple[int, int] | None:
         take = self.take
         if take is None:
@@ -443,66 +434,57 @@ class CurveEditor(QWidget):
                 self.status.emit("Show a channel first: tick it in the list")
                 return None
             ch = shown[0]
-        f = float(np.clip(round(frame), 0, take.num_frames - 1))
-        offset = float(value) - float(take.base[int(f), ch])
         old = take.keys(ch)
-        new = self._clamp_offsets(ch, K.add_key_with_anchors(old, f, offset, ANCHOR_FRAMES))
+        new, idx = KE.add_key(old, self._curve(ch), frame, value)
         self.document.history.push(SetKeys(ch, old, new, label="Add key"))
-        idx = int(np.nonzero(new.frames == f)[0][0])
         self.select({(ch, idx)})
         return ch, idx
 
     def begin_move(self) -> None:
-        by_ch = self.selected_by_channel()
-        self._drag = {"id": next(_drag_ids), "orig": {ch: self.take.keys(ch) for ch in by_ch}, "sel": by_ch,
-                      "delta": (0, 0.0)}
+        self._drag = {"sel": self._selected_keys(), "delta": (0, 0.0)}
 
     def update_move(self, d_frames: float, d_value: float) -> None:
         if not self._drag:
             return
-        df = int(round(d_frames))
+        sel = self._drag["sel"]
+        df = KE.shift_limit(sel, round(d_frames), self.take.num_frames)  # whole frames, stopping at the ends
+        moved = KE.move_selection(sel, {ch: self._curve(ch) for ch in sel}, df, float(d_value))
         self._drag["delta"] = (df, float(d_value))
-        new_selection = set()
-        take = self.take
-        for ch, idx in self._drag["sel"].items():
-            orig = self._drag["orig"][ch]
-            moved_frames = np.clip(orig.frames[idx] + df, 0, take.num_frames - 1)
-            keep = np.setdiff1d(np.arange(len(orig)), idx)
-            f = np.concatenate([orig.frames[keep], moved_frames])
-            v = np.concatenate([orig.values[keep], orig.values[idx] + np.float32(d_value)])
-            m = np.concatenate([orig.modes[keep], orig.modes[idx]])
-            new = self._clamp_offsets(ch, K.Keys.from_lists(f, v, m))  # moved keys win over keys they land on
-            take.set_keys(ch, new)  # live preview; the undo step is pushed in end_move
-            new_selection |= {(ch, int(i)) for i in np.nonzero(np.isin(new.frames, moved_frames))[0]}
-        self.selection = new_selection
+        for ch, (new, _idx) in moved.items():
+            self.take.set_keys(ch, new)  # live preview; the undo step is pushed in end_move
+        self.selection = {(ch, int(i)) for ch, (_new, idx) in moved.items() for i in idx}
 
     def end_move(self) -> None:
         drag, self._drag = self._drag, None
         if not drag:
             return
         history = self.document.history
-        changed = [(ch, orig, self.take.keys(ch)) for ch, orig in drag["orig"].items() if self.take.keys(ch) != orig]
+        changed = [(ch, orig, self.take.keys(ch)) for ch, (orig, _idx) in drag["sel"].items()
+                   if self.take.keys(ch) != orig]
         if not changed:
             return
         with history.group("Move keys"):
             for ch, orig, new in changed:
                 history.push(SetKeys(ch, orig, new, label="Move keys"))
         df, dv = drag["delta"]
-        self.status.emit(f"Moved {len(self.selection)} key(s) by {df:+d} frames, {dv:+.3f}")
+        self.status.emit(f"Moved {len(self.selection)} key(s) by {df:+g} frames, {dv:+.3f}")
+
+    def _push_edits(self, label: str, new_keys: dict[int, K.Keys]) -> None:
+        """Replace the keys of each channel in ``new_keys`` that changed, as one undo step."""
+        history = self.document.history
+        with history.group(label):
+            for ch, new in new_keys.items():
+                old = self.take.keys(ch)
+                if new != old:
+                    history.push(SetKeys(ch, old, new, label=label))
 
     def _edit_selection(self, label: str, fn) -> bool:
         """Apply ``fn(channel, keys, indices) -> keys`` to every channel with selected keys, as one undo step."""
-        by_ch = self.selected_by_channel()
-        if not by_ch or self.take is None:
+        sel = self._selected_keys() if self.take is not None else {}
+        if not sel:
             self.status.emit("Select keys first (click, or drag a box)")
             return False
-        history = self.document.history
-        with history.group(label):
-            for ch, idx in by_ch.items():
-                old = self.take.keys(ch)
-                new = fn(ch, old, idx)
-                if new != old:
-                    history.push(SetKeys(ch, old, new, label=label))
+        self._push_edits(label, {ch: fn(ch, keys, idx) for ch, (keys, idx) in sel.items()})
         return True
 
     def delete_selected(self) -> bool:
@@ -513,31 +495,20 @@ class CurveEditor(QWidget):
         return ok
 
     def smooth_selected(self, strength: float = 0.5) -> bool:
-        return self._edit_selection("Smooth keys", lambda ch, k, idx: self._clamp_offsets(
-            ch, K.smooth_keys(k, idx, strength)))
+        return self._edit_selection("Smooth keys", lambda ch, k, idx: KE.smooth(k, idx, self._curve(ch), strength))
 
     def set_interpolation(self, mode: K.Interp) -> bool:
         return self._edit_selection("Interpolation", lambda ch, k, idx: K.set_modes(k, idx, mode))
 
     def scale_offset_selected(self, factor: float, offset: float) -> bool:
         """Scale the selected keys' values (as seen on the curve) about their mean, then add ``offset``."""
-        points = [(ref, y) for ref, _f, y in self._key_points() if ref in self.selection]
-        if not points:
+        sel = self._selected_keys() if self.take is not None else {}
+        if not sel:
             self.status.emit("Select keys first (click, or drag a box)")
             return False
-        pivot = float(np.mean([y for _r, y in points]))
-        shown_y = dict(points)
-        take = self.take
-
-        def edit(ch, keys, idx):
-            v = keys.values.copy()
-            for i in idx:
-                frame = int(np.clip(round(keys.frames[i]), 0, take.num_frames - 1))
-                target = (shown_y[(ch, i)] - pivot) * factor + pivot + offset
-                v[i] = target - take.base[frame, ch]
-            return self._clamp_offsets(ch, K.Keys(keys.frames.copy(), v, keys.modes.copy()))
-
-        return self._edit_selection("Scale / offset keys", edit)
+        curves = {ch: self._curve(ch) for ch in sel}
+        self._push_edits("Scale / offset keys", KE.scale_offset_selection(sel, curves, factor, offset))
+        return True
 
     def reset_to_generated(self) -> bool:
         """Remove the user's keys from the channels with selected keys (or all of this region's channels)."""
@@ -548,44 +519,25 @@ class CurveEditor(QWidget):
         if not chans:
             self.status.emit(f"{self.title}: nothing to reset, the curves are as generated")
             return False
-        history = self.document.history
-        with history.group("Reset to generated"):
-            for ch in chans:
-                history.push(SetKeys(ch, take.keys(ch), K.Keys.empty(), label="Reset to generated"))
+        self._push_edits("Reset to generated", {ch: K.Keys.empty() for ch in chans})
         self.selection.clear()
         return True
 
-    def copy_selected(self) -> dict | None:
-        by_ch = self.selected_by_channel()
-        if not by_ch:
+    def copy_selected(self) -> KE.Clipboard | None:
+        if self.take is None:
             return None
-        f0 = min(float(self.take.keys(ch).frames[idx].min()) for ch, idx in by_ch.items())
-        return {ch: [(float(self.take.keys(ch).frames[i] - f0), float(self.take.keys(ch).values[i]),
-                      int(self.take.keys(ch).modes[i])) for i in idx] for ch, idx in by_ch.items()}
+        return KE.copy_keys(self._selected_keys()) or None
 
-    def paste(self, clip: dict, at_frame: int) -> bool:
+    def paste(self, clip: KE.Clipboard, at_frame: int) -> bool:
         take = self.take
         if take is None or not clip:
             return False
-        history = self.document.history
-        new_sel = set()
-        with history.group("Paste keys"):
-            for ch, rows in clip.items():
-                old = take.keys(ch)
-                new = old
-                for rel, value, mode in rows:
-                    f = rel + at_frame
-                    if 0 <= f < take.num_frames:
-                        new = K.set_key(new, f, value, K.Interp(mode))
-                new = self._clamp_offsets(ch, new)
-                if new != old:
-                    history.push(SetKeys(ch, old, new, label="Paste keys"))
-                pasted = [rel + at_frame for rel, _v, _m in rows]
-                new_sel |= {(ch, int(i)) for i in np.nonzero(np.isin(new.frames, pasted))[0]}
+        pasted = {ch: KE.paste_keys(take.keys(ch), rows, at_frame, self._curve(ch)) for ch, rows in clip.items()}
+        self._push_edits("Paste keys", {ch: new for ch, (new, _idx) in pasted.items()})
         for ch in clip:
             if ch in self.visible and not self.visible[ch]:
                 self.set_channel_visible(ch, True)
-        self.select(new_sel)
+        self.select({(ch, int(i)) for ch, (_new, idx) in pasted.items() for i in idx})
         return True
 
     def lock_range(self, start: int, end: int, lock: bool = True) -> bool:
@@ -594,26 +546,17 @@ class CurveEditor(QWidget):
         if take is None:
             return False
         mine = tuple(self.channels)
-        locks = take.locks
         if lock:
-            locks.append(Lock(int(start), int(end) + 1, mine))
+            locks = KE.lock_range(take.locks, start, end, mine)
             label = f"Lock {self.title} {start}-{end}"
+            refusal = f"{self.title}: frames {start}-{end} are already locked"
         else:
-            kept = []
-            for lk in locks:
-                if lk.channels is not None and set(lk.channels) == set(mine) and lk.start <= end and lk.end > start:
-                    # Cut the unlocked frames out of this lock, keeping any part outside the range.
-                    if lk.start < start:
-                        kept.append(Lock(lk.start, start, lk.channels))
-                    if lk.end > end + 1:
-                        kept.append(Lock(end + 1, lk.end, lk.channels))
-                else:
-                    kept.append(lk)
-            if kept == locks:
-                self.status.emit(f"{self.title}: no lock in frames {start}-{end}")
-                return False
-            locks = kept
+            locks = KE.unlock_range(take.locks, start, end, mine)
             label = f"Unlock {self.title} {start}-{end}"
+            refusal = f"{self.title}: no lock in frames {start}-{end}"
+        if locks == take.locks:
+            self.status.emit(refusal)
+            return False
         self.document.history.set_locks(locks, label=label)
         return True
 

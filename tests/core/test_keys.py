@@ -46,12 +46,21 @@ def test_pure_edits_do_not_mutate():
     assert list(k.frames) == [0, 10, 20] and k.values[1] == pytest.approx(0.5)
     assert list(moved.frames) == [0, 12, 20] and moved.values[1] == pytest.approx(0.6)
     assert len(K.delete_keys(k, [0, 2])) == 1
-    scaled = K.scale_keys(k, [1], 2.0, pivot=0.0, offset=0.1)
-    assert scaled.values[1] == pytest.approx(1.1)
     sm = K.smooth_keys(k, [1], strength=1.0)
     assert sm.values[1] == pytest.approx(0.25)
     assert list(K.keys_in_range(k, 5, 20)) == [1, 2]
     assert K.set_modes(k, [0], Interp.STEP).modes[0] == Interp.STEP
+
+
+def test_moved_keys_win_where_they_land_and_stay_in_the_take():
+    k = Keys.from_lists([0, 10, 20], [0.0, 0.5, 0.2])
+    right = K.move_keys(k, [1], d_frames=10)  # onto the key at 20
+    assert list(right.frames) == [0, 20] and right.values[1] == pytest.approx(0.5)
+    left = K.move_keys(k, [2], d_frames=-10)  # onto the key at 10
+    assert list(left.frames) == [0, 10] and left.values[1] == pytest.approx(0.2)
+    clipped = K.move_keys(k, [2], d_frames=50, num_frames=30)
+    assert list(clipped.frames) == [0, 10, 29]
+    assert list(K.indices_at(clipped, [29, 10])) == [1, 2]
 
 
 def test_anchors_make_a_local_bump():
