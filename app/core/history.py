@@ -1,8 +1,7 @@
 """Undo/redo for Take edits, without Qt.
 
-A command holds the old and the new value of what it changes, so undo is exact. Consecutive commands with the same
-``merge_key`` (one mouse drag sends many) merge into one step; ``History.group`` bundles several commands (a
-multi-channel paste) into one step.
+A command holds the old and the new value of what it changes, so undo is exact. ``History.group`` bundles several
+commands (a multi-channel paste, the channels one mouse drag moved) into one step.
 """
 
 from __future__ import annotations
@@ -19,17 +18,12 @@ from app.core.take import GenerationMeta, Lock, Take
 
 class Command:
     label = "edit"
-    merge_key: object | None = None
 
     def apply(self, take: Take) -> None:
         raise NotImplementedError
 
     def revert(self, take: Take) -> None:
         raise NotImplementedError
-
-    def merge(self, later: Command) -> bool:
-        """Absorb ``later`` (same merge key) into this command; True when merged."""
-        return False
 
 
 @dataclass
@@ -38,7 +32,6 @@ class SetKeys(Command):
     old: Keys
     new: Keys
     label: str = "Edit keys"
-    merge_key: object | None = None
 
     def apply(self, take: Take) -> None:
         take.set_keys(self.channel, self.new)
@@ -46,19 +39,12 @@ class SetKeys(Command):
     def revert(self, take: Take) -> None:
         take.set_keys(self.channel, self.old)
 
-    def merge(self, later: Command) -> bool:
-        if isinstance(later, SetKeys) and later.channel == self.channel:
-            self.new = later.new
-            return True
-        return False
-
 
 @dataclass
 class SetLocks(Command):
     old: list[Lock]
     new: list[Lock]
     label: str = "Change locks"
-    merge_key: object | None = None
 
     def apply(self, take: Take) -> None:
         take.set_locks(self.new)
@@ -76,7 +62,6 @@ class SetBase(Command):
     old_meta: GenerationMeta
     new_meta: GenerationMeta
     label: str = "Generate"
-    merge_key: object | None = None
 
     def apply(self, take: Take) -> None:
         take.set_base(self.new_base, respect_locks=False)
@@ -91,7 +76,6 @@ class SetBase(Command):
 class Group(Command):
     commands: list[Command] = field(default_factory=list)
     label: str = "edit"
-    merge_key: object | None = None
 
     def apply(self, take: Take) -> None:
         for c in self.commands:
@@ -150,15 +134,11 @@ class History:
     def _record(self, command: Command) -> None:
         if self._clean_index is not None and self._clean_index > len(self._undo):
             self._clean_index = None  # the saved state was on the redo branch this command discards
-        top = self._undo[-1] if self._undo else None
-        merged = (top is not None and command.merge_key is not None and top.merge_key == command.merge_key
-                  and self._clean_index != len(self._undo) and top.merge(command))
-        if not merged:
-            self._undo.append(command)
-            if len(self._undo) > self.limit:
-                del self._undo[0]
-                if self._clean_index is not None:
-                    self._clean_index = self._clean_index - 1 if self._clean_index > 0 else None
+        self._undo.append(command)
+        if len(self._undo) > self.limit:
+            del self._undo[0]
+            if self._clean_index is not None:
+                self._clean_index = self._clean_index - 1 if self._clean_index > 0 else None
         self._redo.clear()
         self._notify()
 
@@ -197,18 +177,13 @@ class History:
         self._notify()
         return True
 
-    def end_merge(self) -> None:
-        """Close the current drag: the next command with the same merge key starts a new step."""
-        if self._undo:
-            self._undo[-1].merge_key = None
-
     def _notify(self) -> None:
         for cb in list(self.listeners):
             cb(self)
 
     # --- convenience constructors ------------------------------------------------------------------------------
-    def set_keys(self, channel: int, new: Keys, label: str = "Edit keys", merge_key: object | None = None) -> None:
-        self.push(SetKeys(channel, self.take.keys(channel), new, label=label, merge_key=merge_key))
+    def set_keys(self, channel: int, new: Keys, label: str = "Edit keys") -> None:
+        self.push(SetKeys(channel, self.take.keys(channel), new, label=label))
 
     def set_locks(self, new: list[Lock], label: str = "Change locks") -> None:
         self.push(SetLocks(self.take.locks, list(new), label=label))

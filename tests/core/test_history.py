@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from app.core.history import History
+from app.core.history import History, SetKeys
 from app.core.keys import Keys
 from app.core.rig import load_rig
 from app.core.take import Lock, Take
@@ -25,13 +25,17 @@ def test_undo_redo_keys():
 
 
 def test_one_drag_is_one_undo_step():
+    """What the curve editor does: preview on the take while dragging, then push the whole move as one group."""
     t = _take()
     h = History(t)
+    orig = t.keys(JAW)
     for v in np.linspace(0.1, 0.6, 20):
-        h.set_keys(JAW, Keys.from_lists([10], [v]), label="Move key", merge_key="drag-1")
-    h.end_merge()
-    h.set_keys(JAW, Keys.from_lists([10], [0.9]), merge_key="drag-1")
+        t.set_keys(JAW, Keys.from_lists([10], [v]))
+    with h.group("Move keys"):
+        h.push(SetKeys(JAW, orig, t.keys(JAW), label="Move keys"))
+    h.set_keys(JAW, Keys.from_lists([10], [0.9]))
     assert h.undo() and t.evaluate()[10, JAW] == pytest.approx(0.6)
+    assert h.undo_label == "Move keys"
     assert h.undo() and t.evaluate()[10, JAW] == 0
     assert not h.can_undo
 
