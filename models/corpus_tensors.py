@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.core.speech import BILABIAL_PHONES, VISEME_CLASSES, viseme_frames  # noqa: F401 - read as CT.VISEME_CLASSES
 from app.core.timebase import FPS, SAMPLE_RATE
 
 SAMPLES_PER_FRAME = SAMPLE_RATE / FPS
@@ -120,32 +121,10 @@ class Corpus:
         return out.to(self.curves.device)
 
 
-# Mouth-shape classes for the encoder's auxiliary loss: phones that look alike share a class (silence and
-# anything unknown is class 0).
-VISEME_CLASSES = (
-    ("SIL",), ("P", "B", "M"), ("F", "V"), ("TH", "DH"), ("T", "D", "N", "L"), ("S", "Z"), ("SH", "ZH", "CH", "JH"),
-    ("K", "G", "NG", "HH", "Y"), ("R", "ER"), ("W", "UW", "UH", "OW", "OY"), ("AA", "AE", "AH", "AO", "AW", "AY"),
-    ("EH", "EY", "IH", "IY"),
-)
-_VISEME_OF = {p: k for k, group in enumerate(VISEME_CLASSES) for p in group}
-
-
-def viseme_frames(phones: list, num_frames: int) -> np.ndarray:
-    """(num_frames,) int8: the class of the phone under each frame's time (frame i is time i / FPS, as for the
-    features and the metrics)."""
-    out = np.zeros(num_frames, np.int8)
-    centres = np.arange(num_frames) / FPS + 1e-9
-    for p, start, end in phones:
-        k = _VISEME_OF.get(str(p), 0)
-        if k:
-            out[(centres >= float(start)) & (centres < float(end))] = k
-    return out
-
-
 def bilabial_frames(phones: list, num_frames: int) -> np.ndarray:
     """(num_frames,) bool: frames inside a p/b/m segment widened by one frame, exactly the frames the closure
     figure reads (app/engines/metrics.py)."""
-    from app.engines.metrics import BILABIAL_PHONES, segment_frames
+    from app.engines.metrics import segment_frames
     from app.engines.phonetics import PhoneSegment
 
     segments = [PhoneSegment(str(p), float(a), float(b)) for p, a, b in phones if p in BILABIAL_PHONES]

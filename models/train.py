@@ -347,7 +347,7 @@ def a2l_stage(model: NeuralModel, corpus: Corpus, cfg: TrainConfig, state: Train
     if (cfg.viseme_weight > 0 or cfg.audio2latents.phone_classes > 0) and corpus.viseme is None:
         corpus = corpus.with_visemes()
     if cfg.viseme_weight > 0:
-        from .corpus_tensors import VISEME_CLASSES
+        from app.core.speech import VISEME_CLASSES
 
         head = nn.Linear(model.encoder.config.channels, len(VISEME_CLASSES)).to(cfg.device)
         D.broadcast_module(head)

@@ -24,9 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
+from app.core.speech import BILABIAL_CLASS, BILABIAL_PHONES
+
 from . import corpus_tensors as CT
 from .train import augment_mel, room_reverb
-from .visemes import BILABIAL_CLASS, NUM_CLASSES, VisemeRecogniser, VisemeRecogniserConfig
+from .visemes import NUM_CLASSES, VisemeRecogniser, VisemeRecogniserConfig
 
 SAMPLE_RATE = 16000
 
@@ -165,7 +167,7 @@ def score(model: VisemeRecogniser, clips: list, channel=None, threshold: float =
         bil = (pred == BILABIAL_CLASS) & conf
         truth = labels == BILABIAL_CLASS
         for p, start, end in phones:
-            if p in ("P", "B", "M"):
+            if p in BILABIAL_PHONES:
                 a = max(0, int(math.ceil(float(start) * 60)) - 1)
                 b = min(len(labels), int(math.ceil(float(end) * 60)) + 1)
                 if b > a:

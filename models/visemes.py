@@ -1,6 +1,6 @@
 """Mouth-shape recogniser: audio alone -> per-frame probabilities of the 12 mouth-shape classes at 60 fps.
 
-The classes are :data:`models.corpus_tensors.VISEME_CLASSES` (class 0 is silence, 1 is p/b/m, ...). The network
+The classes are :data:`app.core.speech.VISEME_CLASSES` (class 0 is silence, 1 is p/b/m, ...). The network
 is the audio encoder's convolution stack (log-mel at 120 fps, one stride-2 step to 60 fps, dilated residual
 blocks, normalisation per time step) at a smaller width, with a linear classifier on top: it sees about a second
 of audio either side of a frame, is frame-synchronous by construction, and a long recording is processed in
@@ -26,13 +26,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from app.core.speech import NUM_VISEME_CLASSES
+
 from .audio_encoder import AudioEncoder, AudioEncoderConfig, encode_long
 from .checkpoint import CheckpointError, build_module, read_checkpoint, save_checkpoint
-from .corpus_tensors import VISEME_CLASSES
 
-NUM_CLASSES = len(VISEME_CLASSES)
-SILENCE_CLASS = 0
-BILABIAL_CLASS = 1
+NUM_CLASSES = NUM_VISEME_CLASSES
 DEFAULT_WEIGHTS = Path(__file__).resolve().parent / "weights" / "visemes.pt"
 MODULE_NAME = "visemes"
 # Guidance of the neural engine along a track read by the recogniser (a transcript's track uses the checkpoint's

@@ -110,7 +110,7 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
         if track.shape != (n,):
             raise NeuralEngineError(f"the mouth-shape track must have one class per frame ({n},), got {track.shape}")
     elif phones is not None:
-        from models.corpus_tensors import viseme_frames
+        from app.core.speech import viseme_frames
 
         track = viseme_frames([(p.phone, p.start, p.end) for p in phones], n)
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engines.phonetics.segments import ARPABET_PHONES, SILENCE
+from app.core.speech import ARPABET_PHONES, SILENCE
 
 from .shards import load_shard, read_manifest
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.engines.phonetics.segments import ARPABET_PHONES, SILENCE
+from app.core.speech import ARPABET_PHONES, SILENCE
 
 NAMES = (
     "Anna", "Ben", "Chloe", "David", "Ella", "Frank", "Grace", "Hugo", "Isabel", "Jack", "Kate", "Leo", "Maya",

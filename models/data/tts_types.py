@@ -6,8 +6,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.speech import SILENCE
 from app.core.timebase import SAMPLE_RATE
-from app.engines.phonetics.segments import SILENCE, PhoneSegment, to_arpabet
+from app.engines.phonetics.segments import PhoneSegment, to_arpabet
 
 
 class TTSError(Exception):

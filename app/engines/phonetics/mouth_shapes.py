@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.speech import BILABIAL_CLASS, CLASS_PHONES
 from app.core.timebase import FPS, SAMPLE_RATE, frames_for_duration
 
 from .segments import Alignment, PhoneSegment, PhoneticsError
 
-# The phone the procedural engine is given for each mouth-shape class (models.corpus_tensors.VISEME_CLASSES):
-# the most typical member of the class.
-CLASS_PHONES = ("SIL", "B", "F", "TH", "T", "S", "SH", "K", "R", "OW", "AH", "EH")
+# The phone the procedural engine is given for each mouth-shape class (app.core.speech.VISEME_CLASSES) is the
+# class's CLASS_PHONES entry, its most typical member.
 UNSURE_PHONE = "AH"  # an unsure speech frame: a mid vowel, its opening driven by the loudness
 DEFAULT_THRESHOLD = 0.5
 # p/b/m needs less. On the recogniser's validation voices (val_voice, clean and through a telephone line; none is in
@@ -34,7 +34,7 @@ DEFAULT_THRESHOLD = 0.5
 # 0.15 (neural 0.86 / 2.23, 0.89 / 2.24, 0.91 / 2.20, 0.92 / 2.17). Lower still, extra closures on vowels cost more
 # aperture than the closures gain.
 CLOSURE_THRESHOLD = 0.2
-BILABIAL = 1
+BILABIAL = BILABIAL_CLASS
 MAX_SPANS = 200  # unsure spans kept in a take's metadata
 # Speech gate (speech_frames): a frame is silence whatever the recogniser says when its 300-3400 Hz energy is below an
 # absolute floor or far below the clip's loudest frame (hum, rumble, room tone), when that band is as flat as white

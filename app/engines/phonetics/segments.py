@@ -1,24 +1,17 @@
 """Phone and word timing types shared by every source of phonetic timings.
 
 Everything downstream (the procedural engine, the neural engine's phonetic track, the editors) reads phones as
-ARPAbet symbols without stress digits, upper-case, with "SIL" for silence and non-speech. Alternative symbol
-sets found in files from other aligners are mapped onto this set in one place: :func:`to_arpabet`.
+ARPAbet symbols without stress digits, upper-case, with "SIL" for silence and non-speech (the set is defined in
+app/core/speech.py, shared with the model runtime). Alternative symbol sets found in files from other aligners are
+mapped onto this set in one place: :func:`to_arpabet`.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# The 39 ARPAbet phones of the CMU dictionary (the PocketSphinx en-us model's set) plus silence.
-ARPABET_PHONES: tuple[str, ...] = (
-    "AA", "AE", "AH", "AO", "AW", "AY", "B", "CH", "D", "DH", "EH", "ER", "EY", "F", "G", "HH", "IH", "IY",
-    "JH", "K", "L", "M", "N", "NG", "OW", "OY", "P", "R", "S", "SH", "T", "TH", "UH", "UW", "V", "W", "Y",
-    "Z", "ZH", "SIL",
-)  # fmt: skip
-SILENCE = "SIL"
-VOWELS: frozenset[str] = frozenset(
-    {"AA", "AE", "AH", "AO", "AW", "AY", "EH", "ER", "EY", "IH", "IY", "OW", "OY", "UH", "UW"}
-)
+from app.core.speech import ARPABET_PHONES, SILENCE, VOWELS  # noqa: F401 - VOWELS is read from here too
+
 _PHONE_SET = frozenset(ARPABET_PHONES)
 
 
