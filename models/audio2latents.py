@@ -5,7 +5,7 @@ as clean latents (a flag marks them); the model predicts the velocity of the res
 features, emotion (8 weights = one-hot x intensity, so the embedding scales with intensity), gaze (yaw, pitch),
 head distance. Audio and emotion are each dropped in training (replaced by learned null vectors) so sampling can
 use classifier-free guidance. With ``phone_classes`` > 0 the model also takes a per-frame mouth-shape class
-(models.corpus_tensors.VISEME_CLASSES, 0 = unknown), from phones aligned to a transcript when the user has one;
+(app.core.speech.VISEME_CLASSES, 0 = unknown), from phones aligned to a transcript when the user has one;
 training hides it from half of the windows, so the model stays as good on audio alone. With
 ``objective="regression"`` the same network predicts the latents directly from the conditions: the plain
 regression baseline, trained on the same data.

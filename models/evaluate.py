@@ -32,6 +32,7 @@ import torch
 
 from app.core.timebase import SAMPLE_RATE
 from app.engines import metrics as M
+from app.engines.neural import rig_channels
 from app.engines.phonetics import PhoneSegment
 
 from . import corpus_tensors as CT
@@ -104,6 +105,7 @@ def main(argv: list[str]) -> int:
         print("error: --channel takes 'telephone'", file=sys.stderr)
         return 2
     paths = [a for a in argv[1:] if a.endswith(".pt") and a != recogniser_path]
+    rig_cols = rig_channels()
     torch.set_num_threads(2)
     if argv[0].endswith(".npz"):
         corpus = CT.load(argv[0])
@@ -136,12 +138,13 @@ def main(argv: list[str]) -> int:
                 gens[name] = (lambda m, k, u: lambda a, n, w, g, d, i, track: m.generate(
                     a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth, time_shift=shift,
                     phones=track if u else None,
-                    phone_guidance=phone_guidance))(model, steps, use)
+                    phone_guidance=phone_guidance, channels=rig_cols))(model, steps, use)
             if model.uses_phones and recognise is not None:
                 name = "/".join(p.split("/")[-2:]) + ("" if direct else f" s{steps}") + " +recognised"
                 gens[name] = (lambda m, k: lambda a, n, w, g, d, i, track: m.generate(
                     a, n, w, g, d, seed=i, steps=k, guidance=guidance, smooth=smooth, time_shift=shift,
-                    phones=decide(recognise(a, n), threshold, closure), phone_guidance=rec_guidance))(model, steps)
+                    phones=decide(recognise(a, n), threshold, closure), phone_guidance=rec_guidance,
+                    channels=rig_cols))(model, steps)
     for split in splits:
         t0 = time.time()
         with torch.inference_mode():

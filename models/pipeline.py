@@ -19,13 +19,12 @@ from .audio2latents import Audio2Latents, Audio2LatentsConfig, condition_feature
 from .audio_encoder import AudioEncoder, AudioEncoderConfig, encode_long
 from .checkpoint import CheckpointError, build_module, read_checkpoint, save_checkpoint
 from .latents2rig import Latents2RigConfig, RigAutoencoder
+from .rig_channels import SHARP_CHANNELS, RigChannels  # noqa: F401 - SHARP_CHANNELS: the streaming engine's name
 from .sampling import sample_sequence
 
 DEFAULT_STEPS = 2
 DEFAULT_GUIDANCE = 1.0
 DEFAULT_SMOOTH = 1  # binomial smoothing of the sampled curves over time: 0 none, k = kernel of 2k+1 frames
-# Blinks are brief by nature and counted as crossings of 0.5: smoothing would blunt them, so they keep their shape.
-SHARP_CHANNELS = ("CTRL_L_eye_blink-translateY", "CTRL_R_eye_blink-translateY")
 INPAINT_ITERS = 12
 INPAINT_LR = 0.5
 
@@ -116,15 +115,17 @@ class NeuralModel(nn.Module):
                  smooth: int = DEFAULT_SMOOTH, callback: Callable[[dict], None] | None = None,
                  cancel: Callable[[], bool] | None = None, closure: bool = True,
                  time_shift: float | None = None, phones: np.ndarray | None = None,
-                 phone_guidance: float | None = None) -> np.ndarray:
+                 phone_guidance: float | None = None, channels: RigChannels | None = None) -> np.ndarray:
         """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
         one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm.
         ``closure``: run the checkpoint's lip-closure pass (models/closure.py) when it has one.
         ``time_shift``: where the steps fall (sampling.time_grid); None takes the checkpoint's.
-        ``phones``: (num_frames,) mouth-shape class per frame (corpus_tensors.VISEME_CLASSES, -1 = unknown), e.g.
+        ``phones``: (num_frames,) mouth-shape class per frame (app.core.speech.VISEME_CLASSES, -1 = unknown), e.g.
         from a transcript aligned to the audio; used by a model that takes them (:attr:`uses_phones`).
         ``phone_guidance``: guidance on the phone track alone (the same pass without it as the reference), on the
-        first step like ``guidance``; 1 = off, None = the checkpoint's (:attr:`phone_guidance`)."""
+        first step like ``guidance``; 1 = off, None = the checkpoint's (:attr:`phone_guidance`).
+        ``channels``: where the caller's rig keeps the blinks (never smoothed) and the lip-closing controls
+        (models/rig_channels.py); needed when ``smooth`` > 0 or the closure pass runs."""
         # inference_mode skips autograd bookkeeping entirely; inpainting needs gradients inside its projector,
         # which inference tensors cannot take part in, so that path runs under no_grad instead.
         inpaint = locked is not None and bool(np.asarray(locked.mask).any())
@@ -134,7 +135,7 @@ class NeuralModel(nn.Module):
                                   cancel=cancel, closure=closure,
                                   shift=self.time_shift if time_shift is None else float(time_shift), phones=phones,
                                   phone_guidance=self.phone_guidance if phone_guidance is None
-                                  else float(phone_guidance))
+                                  else float(phone_guidance), channels=channels)
 
     @property
     def uses_phones(self) -> bool:
@@ -172,8 +173,11 @@ class NeuralModel(nn.Module):
         return ref + (guidance if guided else phone_guidance) * (full - ref)
 
     def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
-                  mode, smooth, callback, cancel, closure, shift, phones, phone_guidance) -> np.ndarray:
+                  mode, smooth, callback, cancel, closure, shift, phones, phone_guidance, channels) -> np.ndarray:
         self.eval()
+        closure = closure and self.closure is not None
+        if channels is None and (smooth > 0 or closure):
+            raise ValueError("smoothing and the lip-closure pass need the rig's channels (channels=RigChannels)")
         dev = self.device
         shape = (num_frames, self.rig.config.num_channels)
         if locked is not None and (locked.mask.shape != shape or locked.values.shape != shape):
@@ -207,15 +211,12 @@ class NeuralModel(nn.Module):
                             mode=mode, callback=callback, cancel=cancel)
         curves = self.rig.decode(z).float()
         if smooth > 0:
-            from app.core.rig import load_rig
-
-            rig = load_rig()
-            sharp = [rig.index(name) for name in SHARP_CHANNELS]
+            sharp = list(channels.sharp)
             smoothed = smooth_time(curves, smooth)
             smoothed[:, sharp] = curves[:, sharp]
             curves = smoothed
-        if closure and self.closure is not None:
-            curves = self.closure.apply(curves, feats)
+        if closure:
+            curves = self.closure.apply(curves, feats, channels.closing)
         curves = curves.cpu().numpy()
         if locked is not None:
             curves = np.where(locked.mask, locked.values.astype(np.float32), curves)

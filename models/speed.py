@@ -54,12 +54,13 @@ def main(argv: list[str]) -> int:
     threads = int(argv[argv.index("--threads") + 1]) if "--threads" in argv else 2
     repeats = int(argv[argv.index("--repeats") + 1]) if "--repeats" in argv else 5
     torch.set_num_threads(threads)
-    from app.engines.neural import DEFAULT_CHECKPOINT
+    from app.engines.neural import DEFAULT_CHECKPOINT, rig_channels
 
     model, _ = NeuralModel.load(ckpt or DEFAULT_CHECKPOINT, "cpu")
     audio = clip_60s()
     n = int(CLIP_SECONDS * 60)
     w, g, d = np.zeros((n, 8), np.float32), np.zeros((n, 2), np.float32), np.full(n, 60.0, np.float32)
+    channels = rig_channels()
     print(f"60 s clip, {threads} threads, load average before: {os.getloadavg()[0]:.2f}")
     with torch.inference_mode():
         a = torch.from_numpy(audio)
@@ -72,7 +73,8 @@ def main(argv: list[str]) -> int:
     print(f"best of {repeats}: log-mel {t_mel * 1000:.0f} ms | encoder convs {t_enc * 1000:.0f} ms | encode_long "
           f"(both, chunked) {t_long * 1000:.0f} ms | Latents2Rig decode {t_dec * 1000:.0f} ms")
     for steps in steps_list:
-        med, best = timings(lambda s=steps: model.generate(audio, n, w, g, d, seed=0, steps=s), repeats)
+        med, best = timings(lambda s=steps: model.generate(audio, n, w, g, d, seed=0, steps=s, channels=channels),
+                             repeats)
         print(f"steps={steps}: whole generate median {med:.3f} s = {CLIP_SECONDS / med:.0f}x real time, best "
               f"{best:.3f} s = {CLIP_SECONDS / best:.0f}x (sampling + smoothing about "
               f"{(best - t_long - t_dec) * 1000:.0f} ms)")

@@ -52,6 +52,15 @@ def load_model(checkpoint: str | Path | None = None, device: str | None = None):
         return _cache[(path, dev)]
 
 
+def rig_channels():
+    """Where the app's rig keeps the channels the model runtime treats on their own (the blinks, the lip-closing
+    controls): the runtime does not read the rig, it is told (models/rig_channels.py)."""
+    from app.core.rig import load_rig
+    from models.rig_channels import RigChannels
+
+    return RigChannels.from_names(load_rig().channel_names)
+
+
 def uses_phones(checkpoint: str | Path | None = None, device: str | None = None) -> bool:
     """Whether the checkpoint's model takes a phone track (from a transcript aligned to the audio)."""
     return bool(load_model(checkpoint, device).uses_phones)
@@ -117,7 +126,7 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
         curves = model.generate(samples, n, w, gaze, dist, seed=int(getattr(settings, "seed", 0)),
                                 steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel,
                                 guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance), phones=track,
-                                phone_guidance=phone_guidance)
+                                phone_guidance=phone_guidance, channels=rig_channels())
     except SamplingCancelled as exc:
         raise GenerationCancelled("generation was cancelled") from exc
     articulation = float(getattr(settings, "articulation", 1.0))

@@ -9,16 +9,19 @@ import numpy as np
 import pytest
 import torch
 
+from app.core.rig import load_rig
 from models import corpus_tensors as CT
 from models.audio2latents import Audio2LatentsConfig
 from models.audio_encoder import AudioEncoderConfig
 from models.checkpoint import CheckpointError, read_checkpoint
 from models.latents2rig import Latents2RigConfig
 from models.pipeline import Locked, NeuralModel
+from models.rig_channels import RigChannels
 from models.sampling import SamplingCancelled, plan_windows, sample_sequence
 from models.train import TrainConfig, TrainingState, autoencoder_stage, train
 
 SPF = 16000 / 60
+CHANNELS = RigChannels.from_names(load_rig().channel_names)  # the runtime is told where the rig keeps them
 
 
 def tiny_configs():
@@ -86,15 +89,32 @@ def test_generate_shapes_and_determinism():
     model = tiny_model()
     n = 75
     audio = np.random.default_rng(0).normal(0, 0.1, int(n * SPF)).astype(np.float32)
-    a = model.generate(audio, n, *conds(n), seed=5, steps=3)
-    b = model.generate(audio, n, *conds(n), seed=5, steps=3)
-    c = model.generate(audio, n, *conds(n), seed=6, steps=3)
+    a = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=5, steps=3)
+    b = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=5, steps=3)
+    c = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=6, steps=3)
     assert a.shape == (n, 180) and a.dtype == np.float32
     assert np.array_equal(a, b)
     assert np.abs(a - c).mean() > 1e-4
-    seq = model.generate(audio, n, *conds(n), seed=5, steps=3, mode="sequential")
+    seq = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=5, steps=3, mode="sequential")
     assert seq.shape == (n, 180) and np.isfinite(seq).all()
 
+
+
+def test_the_runtime_is_told_where_the_rig_keeps_its_channels():
+    from models.rig_channels import CLOSING_CONTROLS, SHARP_CHANNELS
+
+    rig = load_rig()
+    assert CHANNELS.sharp == tuple(rig.index(name) for name in SHARP_CHANNELS)
+    assert CHANNELS.closing == tuple(rig.index(name) for name in CLOSING_CONTROLS)
+    with pytest.raises(ValueError, match="no channel 'CTRL_L_eye_blink-translateY'"):
+        RigChannels.from_names([name for name in rig.channel_names if "blink" not in name])
+    model = tiny_model()
+    n = 30
+    audio = np.random.default_rng(0).normal(0, 0.1, int(n * SPF)).astype(np.float32)
+    with pytest.raises(ValueError, match="rig's channels"):
+        model.generate(audio, n, *conds(n), seed=5, steps=2)  # smoothing keeps the blinks: it needs their columns
+    raw = model.generate(audio, n, *conds(n), seed=5, steps=2, smooth=0)  # nothing to find: no channels needed
+    assert np.array_equal(raw, model.generate(audio, n, *conds(n), channels=CHANNELS, seed=5, steps=2, smooth=0))
 
 def test_training_steps_reduce_loss(corpus):
     model = NeuralModel.create(*tiny_configs())
@@ -115,8 +135,8 @@ def test_flow_training_reduces_loss_and_checkpoint_round_trip(corpus, tmp_path):
     loaded, _ = NeuralModel.load(tmp_path / "m.pt")
     n = 50
     audio = corpus.sample_audio(0)[: int(n * SPF)]
-    assert np.array_equal(model.generate(audio, n, *conds(n), seed=1, steps=2),
-                          loaded.generate(audio, n, *conds(n), seed=1, steps=2))
+    assert np.array_equal(model.generate(audio, n, *conds(n), channels=CHANNELS, seed=1, steps=2),
+                          loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=1, steps=2))
 
 
 def test_checkpoint_mismatch_errors(tmp_path):
@@ -179,7 +199,8 @@ def test_cancel_stops_sampling():
     audio = np.zeros(int(n * SPF), np.float32)
     seen = []
     with pytest.raises(SamplingCancelled):
-        model.generate(audio, n, *conds(n), steps=4, callback=seen.append, cancel=lambda: len(seen) >= 2)
+        model.generate(audio, n, *conds(n), channels=CHANNELS, steps=4, callback=seen.append,
+                       cancel=lambda: len(seen) >= 2)
     assert len(seen) == 2 and 0 < seen[-1]["fraction"] < 1
 
 
@@ -187,13 +208,13 @@ def test_inpainting_keeps_locked_values_exactly():
     model = tiny_model()
     n = 80
     audio = np.random.default_rng(1).normal(0, 0.1, int(n * SPF)).astype(np.float32)
-    free = model.generate(audio, n, *conds(n), seed=2, steps=3)
+    free = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=2, steps=3)
     mask = np.zeros((n, 180), bool)
     mask[10:30] = True  # whole frames
     mask[40:70, 5] = True  # one channel
     values = free + np.float32(0.123)
-    out = model.generate(audio, n, *conds(n), seed=2, steps=3, locked=Locked(mask, values))
+    out = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=2, steps=3, locked=Locked(mask, values))
     assert np.array_equal(out[mask], values[mask])
     assert not np.array_equal(out[~mask], free[~mask])  # the rest was regenerated around the locks
     with pytest.raises(ValueError, match="locked"):
-        model.generate(audio, n, *conds(n), locked=Locked(mask[:5], values[:5]))
+        model.generate(audio, n, *conds(n), channels=CHANNELS, locked=Locked(mask[:5], values[:5]))

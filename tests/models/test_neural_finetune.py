@@ -13,7 +13,8 @@ from app.core.rig import load_rig
 from models import corpus_tensors as CT
 from models import finetune as FT
 from models.checkpoint import CheckpointError
-from models.closure import CLOSING_CONTROLS, RAMP, ClosureHead, fit
+from models.closure import CLOSING_CONTROLS, RAMP, ClosureHead
+from models.fit_closure import fit
 from models.pipeline import NeuralModel, smooth_time
 from models.train import TrainConfig, TrainingState, a2l_batch_loss, a2l_stage, train
 
@@ -31,6 +32,7 @@ def _load_sibling(name: str):
 
 _T = _load_sibling("test_neural")
 SPF, conds, tiny_configs, tiny_model, write_corpus = _T.SPF, _T.conds, _T.tiny_configs, _T.tiny_model, _T.write_corpus
+CHANNELS = _T.CHANNELS
 
 
 def test_bilabial_frames_match_the_closure_window():
@@ -147,7 +149,7 @@ def test_pack_render_round_trip_and_finetune_step(tmp_path):
     cfg = TrainConfig(*tiny_configs(), a2l_steps=3, batch=4, val_every=100, augment=False, closure_weight=3.0)
     ema = a2l_stage(model, latents, cfg, TrainingState(None), lambda m: None, lambda m: None)
     n = 40
-    out = ema.generate(full.sample_audio(0)[: int(n * SPF)], n, *conds(n), seed=0, steps=2)
+    out = ema.generate(full.sample_audio(0)[: int(n * SPF)], n, *conds(n), channels=CHANNELS, seed=0, steps=2)
     assert out.shape == (n, 180) and np.isfinite(out).all()
 
 
@@ -182,9 +184,9 @@ def test_generate_with_smoothing_is_deterministic():
     model: NeuralModel = tiny_model()
     n = 60
     audio = np.random.default_rng(0).normal(0, 0.1, int(n * SPF)).astype(np.float32)
-    a = model.generate(audio, n, *conds(n), seed=3, steps=2, smooth=1)
-    assert np.array_equal(a, model.generate(audio, n, *conds(n), seed=3, steps=2, smooth=1))
-    raw = model.generate(audio, n, *conds(n), seed=3, steps=2, smooth=0)
+    a = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=3, steps=2, smooth=1)
+    assert np.array_equal(a, model.generate(audio, n, *conds(n), channels=CHANNELS, seed=3, steps=2, smooth=1))
+    raw = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=3, steps=2, smooth=0)
     assert not np.array_equal(a, raw)
     from app.core.rig import load_rig
     from models.pipeline import SHARP_CHANNELS
@@ -240,7 +242,7 @@ def test_apply_moves_only_the_lip_closing_controls():
     curves = torch.rand(12, 180)
     feats = torch.full((12, 4), -5.0)
     feats[6, 0] = 5.0  # one frame detected
-    out = head.apply(curves, feats)
+    out = head.apply(curves, feats, CHANNELS.closing)
     others = [c for c in range(180) if c not in cols]
     assert torch.equal(out[:, others], curves[:, others])
     assert torch.allclose(out[6, cols], torch.tensor(head.pose))  # full weight on the detected frame
@@ -251,7 +253,7 @@ def test_apply_moves_only_the_lip_closing_controls():
 def test_fit_finds_bilabials_and_the_closed_pose(tmp_path):
     corpus = CT.load(write_corpus(tmp_path, n=8))
     model = tiny_model()
-    head = fit(model, [corpus], iters=50)
+    head = fit(model, [corpus], iters=50, channels=CHANNELS)
     assert len(head.weight) == model.encoder.config.channels and len(head.pose) == len(CLOSING_CONTROLS)
     assert 0.0 < head.threshold < 1.0 and np.isfinite(head.bias)
     rig = load_rig()
@@ -274,8 +276,8 @@ def test_checkpoint_keeps_the_head_and_generate_uses_it(tmp_path):
     assert loaded.closure == model.closure
     n = 60
     audio = np.random.default_rng(0).normal(0, 0.1, int(n * SPF)).astype(np.float32)
-    on = loaded.generate(audio, n, *conds(n), seed=1, steps=2)
-    off = loaded.generate(audio, n, *conds(n), seed=1, steps=2, closure=False)
+    on = loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=1, steps=2)
+    off = loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=1, steps=2, closure=False)
     rig = load_rig()
     cols = [rig.index(c) for c in CLOSING_CONTROLS]
     others = [c for c in range(180) if c not in cols]
@@ -335,7 +337,7 @@ def test_strong_augmentation_trains(tmp_path):
     ema = a2l_stage(model, corpus, cfg, TrainingState(None), lambda m: None, lambda m: None)
     assert any(not torch.equal(a, b) for a, b in zip(before, model.encoder.parameters(), strict=True))
     n = 40
-    out = ema.generate(corpus.sample_audio(0)[: int(n * SPF)], n, *conds(n), seed=0, steps=2)
+    out = ema.generate(corpus.sample_audio(0)[: int(n * SPF)], n, *conds(n), channels=CHANNELS, seed=0, steps=2)
     assert np.isfinite(out).all()
 
 
@@ -355,15 +357,15 @@ def test_checkpoint_carries_its_time_shift(tmp_path):
     model = tiny_model()
     n = 40
     audio = np.random.default_rng(0).standard_normal(int(n * SPF)).astype(np.float32) * 0.1
-    uniform = model.generate(audio, n, *conds(n), seed=0, steps=2)
+    uniform = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2)
     model.time_shift = 1.5
     model.save(tmp_path / "m.pt")
     loaded, extra = NeuralModel.load(tmp_path / "m.pt")
     assert loaded.time_shift == 1.5 and extra["time_shift"] == 1.5
-    shifted = loaded.generate(audio, n, *conds(n), seed=0, steps=2)
+    shifted = loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2)
     assert not np.allclose(shifted, uniform)
-    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), seed=0, steps=2, time_shift=1.0), uniform,
-                               atol=1e-5)
+    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2,
+                                               time_shift=1.0), uniform, atol=1e-5)
     payload = torch.load(tmp_path / "m.pt", weights_only=True)
     payload["extra"]["time_shift"] = "fast"
     torch.save(payload, tmp_path / "bad.pt")
@@ -404,15 +406,16 @@ def test_guidance_runs_on_the_first_step_only():
         return forward(x, t, *rest, **kw)
 
     model.a2l.forward = spy
-    plain = model.generate(audio, n, *conds(n), seed=0, steps=3)
+    plain = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=3)
     plain_calls = list(batches)
     batches.clear()
-    guided = model.generate(audio, n, *conds(n), seed=0, steps=3, guidance=2.0)
+    guided = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=3, guidance=2.0)
     assert [t for t, _ in batches] == [t for t, _ in plain_calls] and any(t > 0 for t, _ in batches)
     # The conditioned and unconditioned halves run as one doubled batch, at t = 0 only.
     assert [b for _, b in batches] == [2 * b if t == 0 else b for t, b in plain_calls]
     assert not np.allclose(plain, guided)
-    np.testing.assert_array_equal(guided, model.generate(audio, n, *conds(n), seed=0, steps=3, guidance=2.0))
+    np.testing.assert_array_equal(guided, model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=3,
+                                                         guidance=2.0))
 
 
 def test_grid_fraction_trains_at_the_samplers_step_times(tmp_path):
@@ -451,30 +454,32 @@ def test_phone_input_starts_neutral_then_trains_and_round_trips(tmp_path):
     n = 40
     audio = corpus.sample_audio(0)[: int(n * SPF)]
     track = CT.viseme_frames([["M", 0.1, 0.2], ["AA", 0.2, 0.5]], n)
-    before = model.generate(audio, n, *conds(n), seed=0, steps=2)
+    before = model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2)
     assert not model.uses_phones
-    np.testing.assert_array_equal(model.generate(audio, n, *conds(n), seed=0, steps=2, phones=track), before)
+    np.testing.assert_array_equal(model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2,
+                                                 phones=track), before)
     model.a2l = add_phone_input(model.a2l, len(CT.VISEME_CLASSES))
     assert model.uses_phones and add_phone_input(model.a2l, len(CT.VISEME_CLASSES)) is model.a2l
     with pytest.raises(ValueError, match="classes"):
         add_phone_input(model.a2l, 5)
     # Zero at first: the model is what it was, with or without a track.
-    np.testing.assert_allclose(model.generate(audio, n, *conds(n), seed=0, steps=2, phones=track), before, atol=1e-6)
+    np.testing.assert_allclose(model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2, phones=track),
+                               before, atol=1e-6)
     cfg = TrainConfig(*tiny_configs(), a2l_steps=3, batch=4, val_every=100)
     cfg.audio2latents = model.a2l.config
     ema = a2l_stage(model, corpus, cfg, TrainingState(None), lambda m: None, lambda m: None)
     assert model.a2l.phone_in.weight.abs().sum() > 0  # the track's embedding learned something
-    with_track = ema.generate(audio, n, *conds(n), seed=0, steps=2, phones=track)
-    assert np.abs(with_track - ema.generate(audio, n, *conds(n), seed=0, steps=2)).max() > 1e-4
-    assert np.abs(with_track - ema.generate(audio, n, *conds(n), seed=0, steps=2, phones=track,
+    with_track = ema.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2, phones=track)
+    assert np.abs(with_track - ema.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2)).max() > 1e-4
+    assert np.abs(with_track - ema.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2, phones=track,
                                             guidance=1.5)).max() > 1e-4
     with pytest.raises(ValueError, match="one class per frame"):
-        ema.generate(audio, n, *conds(n), seed=0, steps=2, phones=track[:-1])
+        ema.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2, phones=track[:-1])
     ema.save(tmp_path / "p.pt")
     loaded, _ = NeuralModel.load(tmp_path / "p.pt")
     assert loaded.a2l.config.phone_classes == len(CT.VISEME_CLASSES)
-    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), seed=0, steps=2, phones=track), with_track,
-                               atol=1e-5)
+    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2,
+                                               phones=track), with_track, atol=1e-5)
 
 
 def test_phone_windows_are_hidden_in_validation_and_sometimes_in_training(tmp_path):
@@ -526,7 +531,7 @@ def test_phone_guidance_pushes_along_the_phone_track_on_the_first_step():
     track = CT.viseme_frames([["M", 0.1, 0.2], ["AA", 0.2, 0.5]], n)
 
     def run(**kw):
-        return model.generate(audio, n, *conds(n), seed=0, steps=2, **kw)
+        return model.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2, **kw)
 
     plain, heard = run(), run(phones=track)
     pushed = run(phones=track, phone_guidance=2.0)
@@ -552,8 +557,9 @@ def test_checkpoint_carries_its_phone_guidance(tmp_path):
     n = 40
     audio = np.random.default_rng(1).standard_normal(int(n * SPF)).astype(np.float32) * 0.1
     track = CT.viseme_frames([["M", 0.1, 0.2], ["AA", 0.2, 0.5]], n)
-    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), seed=0, steps=2, phones=track),
-                               loaded.generate(audio, n, *conds(n), seed=0, steps=2, phones=track, phone_guidance=2.5),
+    np.testing.assert_allclose(loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2, phones=track),
+                               loaded.generate(audio, n, *conds(n), channels=CHANNELS, seed=0, steps=2, phones=track,
+                                               phone_guidance=2.5),
                                atol=1e-6)
     payload = torch.load(tmp_path / "m.pt", weights_only=True)
     payload["extra"]["phone_guidance"] = -3
