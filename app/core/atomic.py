@@ -3,6 +3,9 @@
 The new file is written to ``.<name>.<pid>.<random>.tmp`` beside the destination. A writer killed before the rename
 (kill -9, power loss) leaves that temp file behind; the next write of the same destination removes the temp files
 of writers that no longer run (and, for names without a process id, any older than ``STALE_TEMP_SECONDS``).
+``atomic_write`` gives the writer a file object (``np.save``, ``torch.save`` and PIL take one); ``atomic_path`` gives
+a temp path for writers that only take a file name (ffmpeg, or a writer that picks the format from the extension):
+``.<name>.<pid>.<random>.tmp<suffix>``, with the destination's suffix.
 """
 
 from __future__ import annotations
@@ -11,27 +14,21 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
 STALE_TEMP_SECONDS = 600.0
-_TEMP_TAIL = re.compile(r"^(?:(\d+)\.)?[^.]+\.tmp$")  # after ".<name>.": "<pid>.<random>.tmp" (or older "<random>.tmp")
+# After ".<name>.": "<pid>.<random>.tmp", "<pid>.<random>.tmp.<ext>" (atomic_path) or an older "<random>.tmp".
+_TEMP_TAIL = re.compile(r"^(?:(\d+)\.)?[^.]+\.tmp(?:\.[^.]+)?$")
 
 
 @contextmanager
 def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Write to a temporary file beside ``path``; on success fsync it and rename it over ``path``."""
-    path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    if not directory.is_dir():
-        raise FileNotFoundError(f"folder does not exist: {directory}")
-    sweep_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp", dir=directory)
+    path, directory, fd, tmp = _temp_beside(path, ".tmp")
     try:
-        # mkstemp creates the file private (0600); give it the permissions a plain open() would.
-        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
@@ -44,6 +41,44 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None
             pass
         raise
     _fsync_dir(directory)
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """A temp path beside ``path`` with the same suffix, for a writer that takes a file name; when the block ends
+    without an error the file is fsynced and renamed over ``path``, otherwise removed."""
+    path, directory, fd, tmp = _temp_beside(path, ".tmp" + Path(path).suffix)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    _fsync_dir(directory)
+
+
+def _temp_beside(path: str | os.PathLike, suffix: str) -> tuple[Path, Path, int, str]:
+    """Sweep ``path``'s stale temps and make a new one beside it, with a plain file's permissions."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    if not directory.is_dir():
+        raise FileNotFoundError(f"folder does not exist: {directory}")
+    sweep_stale_temps(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=suffix, dir=directory)
+    try:
+        # mkstemp creates the file private (0600); give it the permissions a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
+    except BaseException:
+        os.close(fd)
+        os.unlink(tmp)
+        raise
+    return path, directory, fd, tmp
 
 
 def temp_files_of(path: str | os.PathLike) -> list[Path]:
@@ -104,11 +139,6 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     with atomic_write(path, "w", encoding="utf-8") as fh:
         fh.write(text)
-
-
-def atomic_write_with(path: str | os.PathLike, writer: Callable[[IO], None], mode: str = "wb") -> None:
-    with atomic_write(path, mode, encoding=None if "b" in mode else "utf-8") as fh:
-        writer(fh)
 
 
 def _umask() -> int:
