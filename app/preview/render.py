@@ -5,13 +5,12 @@ Needs no display: pyvista renders off screen (EGL or OSMesa, whichever VTK was b
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 
+from app.core.atomic import atomic_path, atomic_write
 from app.preview.model import HeadModel
 
 DEFAULT_SIZE = (640, 720)
@@ -66,27 +65,13 @@ def render_frames(values: np.ndarray, size: tuple[int, int] = DEFAULT_SIZE, view
         return np.stack([renderer.render(v) for v in values])
 
 
-def _atomic_target(path: Path) -> tuple[int, str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=path.suffix)
-    os.chmod(tmp, 0o644)            # mkstemp makes owner-only files; outputs are ordinary documents
-    return fd, tmp
-
-
 def save_png(image: np.ndarray, path: Path) -> None:
     from PIL import Image  # noqa: PLC0415
 
     path = Path(path)
-    fd, tmp = _atomic_target(path)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(image).save(fh, format="PNG")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_write(path) as fh:
+        Image.fromarray(image).save(fh, format="PNG")
 
 
 def contact_sheet(poses: Sequence[tuple[str, np.ndarray]], path: Path, columns: int = 5,
@@ -120,25 +105,20 @@ def write_movie(frames: np.ndarray, path: Path, fps: float, audio_path: Path | N
     except ImportError as exc:
         raise RenderError("writing movies needs the imageio-ffmpeg package (pip install imageio-ffmpeg)") from exc
     path = Path(path)
-    fd, tmp = _atomic_target(path)
-    os.close(fd)
+    path.parent.mkdir(parents=True, exist_ok=True)
     width, height = (size[0] // 16) * 16, (size[1] // 16) * 16        # H.264 wants multiples of 16
     try:
-        writer = imageio_ffmpeg.write_frames(
-            tmp, (width, height), fps=fps, codec="libx264", quality=7, macro_block_size=16,
-            audio_path=str(audio_path) if audio_path else None, audio_codec="aac" if audio_path else None,
-            output_params=["-shortest"] if audio_path else None, ffmpeg_log_level="error")
-        writer.send(None)
-        with FaceRenderer(model, (width, height), view) as renderer:
-            for i, values in enumerate(np.asarray(frames, np.float32)):
-                writer.send(np.ascontiguousarray(renderer.render(values)))
-                if progress:
-                    progress(i + 1, len(frames))
-        writer.close()
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:  # ffmpeg takes a file name (and picks the container by its suffix)
+            writer = imageio_ffmpeg.write_frames(
+                str(tmp), (width, height), fps=fps, codec="libx264", quality=7, macro_block_size=16,
+                audio_path=str(audio_path) if audio_path else None, audio_codec="aac" if audio_path else None,
+                output_params=["-shortest"] if audio_path else None, ffmpeg_log_level="error")
+            writer.send(None)
+            with FaceRenderer(model, (width, height), view) as renderer:
+                for i, values in enumerate(np.asarray(frames, np.float32)):
+                    writer.send(np.ascontiguousarray(renderer.render(values)))
+                    if progress:
+                        progress(i + 1, len(frames))
+            writer.close()
     except (OSError, RuntimeError) as exc:
         raise RenderError(f"could not write {path}: {exc}") from exc
-    finally:
-        Path(tmp).unlink(missing_ok=True)
