@@ -9,11 +9,12 @@ from __future__ import annotations
 import dataclasses
 import os
 import pickle
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from app.core.atomic import atomic_write
 
 FORMAT = "vasa-rig-neural"
 VERSION = 1
@@ -40,16 +41,8 @@ def save_checkpoint(path: str | os.PathLike, modules: dict[str, torch.nn.Module]
         "state": {name: {k: v.detach().cpu() for k, v in m.state_dict().items()} for name, m in modules.items()},
         "extra": extra or {},
     }
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(payload, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path) as f:
+        torch.save(payload, f)
 
 
 def _first_line(exc: BaseException) -> str:

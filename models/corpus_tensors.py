@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.core.atomic import atomic_write
 from app.core.speech import BILABIAL_PHONES, VISEME_CLASSES, viseme_frames  # noqa: F401 - read as CT.VISEME_CLASSES
 from app.core.timebase import FPS, SAMPLE_RATE
 
@@ -214,8 +215,7 @@ def subset(corpus: Corpus, keep: list[int]) -> Corpus:
 def pack(corpus: Corpus, out: str | os.PathLike) -> None:
     """Compact copy for transfer: 8-bit mu-law audio, float16 curves, compressed."""
     out = Path(out)
-    tmp = out.with_name(out.name + ".tmp.npz")
-    with open(tmp, "wb") as f:
+    with atomic_write(out) as f:
         np.savez_compressed(
             f, audio=_mulaw_encode(corpus.audio.numpy()), curves=corpus.curves.numpy().astype(np.float16),
             emotion=corpus.emotion.numpy().astype(np.int8), intensity=corpus.intensity.numpy(),
@@ -223,9 +223,6 @@ def pack(corpus: Corpus, out: str | os.PathLike) -> None:
             table=np.array(json.dumps([[int(corpus.audio_start[i]), int(corpus.frame_start[i]),
                                         int(corpus.num_frames[i]), corpus.split[i], bool(corpus.labelled[i]),
                                         corpus.phones[i]] for i in range(len(corpus.split))])))
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
 
 
 def _load_packed(path: Path) -> Corpus:

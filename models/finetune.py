@@ -42,6 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.core.atomic import atomic_write
+
 from . import corpus_tensors as CT
 from .audio2latents import add_phone_input
 from .pipeline import NeuralModel
@@ -169,12 +171,8 @@ def pack(corpus_dirs: list[str], out: str, minutes: dict[str, float], unlabelled
         coded = list(ex.map(encode_opus, [np.concatenate([audio[j] for j in js]) for js in chunks]))
     arrays = {f"chunk_{c:03d}": data for c, data in enumerate(coded)}
     header = {"format": PACK_FORMAT, "version": PACK_VERSION, "clips": table, "chunks": len(chunks)}
-    tmp = out + ".tmp.npz"
-    with open(tmp, "wb") as f:
+    with atomic_write(out) as f:
         np.savez(f, header=np.array(json.dumps(header)), **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, out)
     summary: dict[str, float] = {}
     for row in table:
         key = f"{row['split']}/{row['source']}" + ("" if row["labelled"] else " (unlabelled)")
@@ -246,9 +244,8 @@ def render(pack_path: str, out: str, workers: int | None = None) -> None:
             a_pos += row["samples"]
             f_pos += nf
     corpus = CT._assemble({k: np.concatenate(v) for k, v in parts.items()}, table).with_bilabial()
-    tmp = out + ".tmp"
-    torch.save({"format": "vasa-rig-rendered", "corpus": dict(corpus.__dict__)}, tmp)
-    os.replace(tmp, out)
+    with atomic_write(out) as f:
+        torch.save({"format": "vasa-rig-rendered", "corpus": dict(corpus.__dict__)}, f)
     hours = a_pos / CT.SAMPLE_RATE / 3600
     print(f"rendered {len(table)} clips ({hours:.2f} h) in {time.time() - t0:.0f} s -> {out}", flush=True)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.atomic import atomic_write, atomic_write_text
 from app.core.take import EMOTIONS, EmotionKey
 from app.core.timebase import FPS, SAMPLE_RATE, frames_for_duration
 
@@ -170,12 +171,8 @@ def _write_shard(path: Path, items: list[tuple[Utterance, dict]]) -> None:
     }
     for key in ("curves", "emotion", "intensity", "gaze", "head_distance"):
         arrays[key] = np.concatenate([r[key] for _, r in items])
-    tmp = path.with_suffix(".tmp.npz")
-    with open(tmp, "wb") as f:
+    with atomic_write(path) as f:
         np.savez(f, **arrays)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def build(out: str | os.PathLike, num_sentences: int = 400, seed: int = 0, shard_size: int = 200,
@@ -219,9 +216,7 @@ def build(out: str | os.PathLike, num_sentences: int = 400, seed: int = 0, shard
     manifest = {"format": "vasa-rig-corpus", "version": 1, "fps": FPS, "sample_rate": SAMPLE_RATE,
                 "emotions": list(EMOTIONS), "samples": samples}
     path = out / "manifest.json"
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(manifest))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(manifest))
     return path
 
 

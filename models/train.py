@@ -20,6 +20,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from app.core.atomic import atomic_write
+
 from . import distributed as D
 from .audio2latents import Audio2LatentsConfig, add_phone_input, condition_features
 from .audio_encoder import AudioEncoderConfig, MaskedMelHead, span_mask
@@ -414,10 +416,9 @@ def plot_history(history: dict[str, list], path: str | os.PathLike) -> None:
         ax.set_xlabel("step")
         ax.legend()
     fig.tight_layout()
-    tmp = Path(str(path) + ".tmp.png")
-    fig.savefig(tmp, dpi=80)
+    with atomic_write(path) as fh:
+        fig.savefig(fh, format="png", dpi=80)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: bool = False,
@@ -458,10 +459,9 @@ def train(corpus: Corpus, out: str | os.PathLike, cfg: TrainConfig, *, resume: b
     def save_state(m: NeuralModel) -> None:
         if not D.is_main():
             return
-        tmp = Path(str(state_path) + ".tmp")
-        torch.save({"model": m.state_dict(), "stage_done": state.stage_done,
-                    "history": json.dumps(state.history)}, tmp)
-        os.replace(tmp, state_path)
+        with atomic_write(state_path) as fh:
+            torch.save({"model": m.state_dict(), "stage_done": state.stage_done,
+                        "history": json.dumps(state.history)}, fh)
 
     if "autoencoder" not in state.stage_done:
         autoencoder_stage(model, corpus, cfg, state, report)

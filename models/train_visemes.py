@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 import sys
 import time
 from pathlib import Path
@@ -24,6 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from app.core.atomic import atomic_write
 from app.core.speech import BILABIAL_CLASS, BILABIAL_PHONES
 
 from . import corpus_tensors as CT
@@ -272,10 +272,9 @@ def _save(model, opt, out: Path, state_path: Path, step: int, elapsed: float, hi
 
     model.save(out, extra={"step": step, "train_seconds": round(elapsed, 1), "history": history[-1:]})
     cfg = {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(model.config).items()}
-    tmp = state_path.with_name(state_path.name + ".tmp")
-    torch.save({"config": cfg, "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
-                "elapsed": elapsed, "history": history}, tmp)
-    os.replace(tmp, state_path)
+    with atomic_write(state_path) as fh:
+        torch.save({"config": cfg, "model": model.state_dict(), "opt": opt.state_dict(), "step": step,
+                    "elapsed": elapsed, "history": history}, fh)
 
 
 def main(argv: list[str] | None = None) -> int:

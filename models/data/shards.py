@@ -10,13 +10,12 @@ part-way leaves a readable dataset.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from app.core.atomic import atomic_write, atomic_write_text
 from app.core.rig import load_rig
 from app.core.take import EMOTIONS
 from app.core.timebase import FPS, SAMPLE_RATE
@@ -45,25 +44,8 @@ class _Pending:
     seconds: float = 0.0
 
 
-def atomic_write_bytes(path: Path, writer) -> None:
-    """Call ``writer(fh)`` on a temp file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            writer(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; datasets are shared between users and machines
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def write_json(path: Path, data: dict) -> None:
-    atomic_write_bytes(path, lambda fh: fh.write(json.dumps(data, indent=1).encode("utf-8")))
+    atomic_write_text(path, json.dumps(data, indent=1))
 
 
 def new_manifest() -> dict:
@@ -152,7 +134,8 @@ class ShardWriter:
         else:
             # Readers index frame_offsets for every shard; all zeros says "no frames" for each sample.
             arrays["frame_offsets"] = np.zeros(len(lengths) + 1, dtype=np.int64)
-        atomic_write_bytes(self.dir / name, lambda fh: np.savez(fh, **arrays))
+        with atomic_write(self.dir / name) as fh:
+            np.savez(fh, **arrays)
         self.manifest["shards"].append({"file": name, "num_samples": len(lengths), "labelled": labelled})
         for index, meta in enumerate(metas):
             sample_id = meta.pop("id", None) or f"{len(self.manifest['samples']):07d}"
