@@ -44,22 +44,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress line")
 
 
-def settings_from_args(args: argparse.Namespace):
-    from app.commands.generate import check_engine_options, parse_emotion, parse_gaze
-    from app.core.take import EmotionKey
-    from app.engines.generate import GenerateSettings, engine_names
+def batch_settings(args: argparse.Namespace):
+    from app.commands.generate import parse_emotion, settings_from_args
+    from app.core.settings import NEUTRAL
+    from app.engines.base import engine_names
 
     if args.engine not in engine_names():
         raise CommandError(f"unknown engine {args.engine!r}; choose one of {', '.join(engine_names())}")
-    check_engine_options(args)
     if args.fps is not None and not 1.0 <= args.fps <= 1000.0:
         raise CommandError(f"--fps {args.fps:g} is out of range (1-1000)")
-    keys = (parse_emotion(args.emotion),) if args.emotion else (EmotionKey(0.0, "neutral", 0.0),)
-    extra = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance), ("threshold", args.confidence))
-             if v is not None}
-    return GenerateSettings(engine=args.engine, emotion_keys=keys, gaze=parse_gaze(args.gaze),
-                            eye_contact=args.eye_contact, head_distance=args.head_distance,
-                            articulation=args.articulation, seed=args.seed, extra=extra)
+    keys = (parse_emotion(args.emotion),) if args.emotion else NEUTRAL
+    return settings_from_args(args, keys)
 
 
 class BatchProgress:
@@ -93,7 +88,7 @@ class BatchProgress:
 def run(args: argparse.Namespace) -> int:
     from app.engines.batch import MANIFEST_NAME, BatchError, BatchOptions, plan_lines, run_batch
 
-    settings = settings_from_args(args)
+    settings = batch_settings(args)
     workers = args.workers if args.workers is not None else min(os.cpu_count() or 1, 8)
     if not 1 <= workers <= 256:
         raise CommandError(f"--workers must be between 1 and 256, got {workers}")

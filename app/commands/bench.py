@@ -174,7 +174,8 @@ def _prompts() -> list[SpeechItem]:
 def bench_speed(args: argparse.Namespace) -> list[Row]:
     """Each engine's whole run (front end included) on ~10 s and ~60 s of real speech: from the audio alone (the
     mouth-shape recogniser) and with the transcript (PocketSphinx forced alignment)."""
-    from app.engines.generate import GenerateSettings, run_engine
+    from app.core.settings import EngineOptions, GenerationInputs, GenerationSettings, PerformanceControls
+    from app.engines.generate import run_engine
     from models.speed import timings
 
     prompts = _prompts()
@@ -183,14 +184,14 @@ def bench_speed(args: argparse.Namespace) -> list[Row]:
     for length in SPEED_LENGTHS_S:
         clip, texts = speech_clip(prompts, length)
         duration = clip.duration
-        runs = [("audio only", {}), ("transcript", {"transcript": " ".join(texts)})]
+        runs = [("audio only", {}), ("transcript", {"inputs": GenerationInputs(transcript=" ".join(texts))})]
         if getattr(args, "word_recognition", False):
-            runs.append(("word recognition", {"extra": {"recogniser": "words"}}))
+            runs.append(("word recognition", {"options": EngineOptions(word_recognition=True)}))
         for engine in ("procedural", "neural"):
             for label, kw in runs:
                 if engine == "neural" and label == "word recognition":
                     continue
-                settings = GenerateSettings(engine=engine, seed=args.seed, **kw)
+                settings = GenerationSettings(engine=engine, performance=PerformanceControls(seed=args.seed), **kw)
                 repeats = 3 if label == "audio only" else 1  # after a warm-up that loads the models
                 dt, _best = timings(lambda st=settings, c=clip: run_engine(c, st), repeats)
                 target = targets.get((engine, label))
@@ -243,8 +244,9 @@ def bench_quality(args: argparse.Namespace) -> list[Row]:
 
     import torch
 
+    from app.core.settings import GenerationInputs, GenerationSettings, PerformanceControls
     from app.engines import metrics as M
-    from app.engines.generate import GenerateSettings, run_engine
+    from app.engines.generate import run_engine
     from app.engines.phonetics import Alignment, write_phone_file
     from app.io.audio import AudioClip
     from models.train_visemes import telephone
@@ -263,8 +265,11 @@ def bench_quality(args: argparse.Namespace) -> list[Row]:
                 phone_file = Path(tmp) / f"{k}.tsv"
                 write_phone_file(Alignment(phones=list(phones), source="forced"), phone_file)
                 for engine in ("procedural", "neural"):
-                    for mode, kw in (("audio only", {}), ("transcript", {"phones_file": str(phone_file)})):
-                        curves, _ = run_engine(clip, GenerateSettings(engine=engine, seed=args.seed, **kw))
+                    for mode, inputs in (("audio only", GenerationInputs()),
+                                         ("transcript", GenerationInputs(phones_file=str(phone_file)))):
+                        settings = GenerationSettings(engine=engine, performance=PerformanceControls(seed=args.seed),
+                                                      inputs=inputs)
+                        curves, _ = run_engine(clip, settings)
                         figs.setdefault((label, engine, mode), []).append(
                             M.evaluate(curves, phones, samples, 16000))
     if not figs:
@@ -323,14 +328,15 @@ def _fmt(value, spec: str) -> str:
 
 
 def bench_neural(args: argparse.Namespace) -> list[Row]:
-    from app.engines.generate import GenerateSettings, run_engine
-    from models.pipeline import DEFAULT_STEPS
+    from app.core.settings import DEFAULT_STEPS, EngineOptions, GenerationSettings, PerformanceControls
+    from app.engines.generate import run_engine
     from models.speed import timings
 
     clip, _ = speech_clip(_prompts(), 60.0)
     rows = []
     for steps in sorted({DEFAULT_STEPS, 1}, reverse=True):
-        settings = GenerateSettings(engine="neural", seed=args.seed, extra={"steps": steps})
+        settings = GenerationSettings(engine="neural", performance=PerformanceControls(seed=args.seed),
+                                      options=EngineOptions(steps=steps))
         # After a warm-up (model load); one run swings by a third with whatever else the machine does.
         dt, _best = timings(lambda s=settings: run_engine(clip, s), 5)
         default = " (default)" if steps == DEFAULT_STEPS else ""
@@ -426,8 +432,8 @@ def bench_batch(args: argparse.Namespace) -> list[Row]:
     import csv
     import tempfile
 
+    from app.core.settings import GenerationSettings, PerformanceControls
     from app.engines.batch import BatchOptions, plan_lines, read_manifest, run_batch
-    from app.engines.generate import GenerateSettings
 
     ordered = sorted(_prompts(), key=lambda i: str(i.path))
     prompts = [ordered[i % len(ordered)] for i in range(max(1, args.lines))]  # cycled past the last prompt
@@ -444,7 +450,8 @@ def bench_batch(args: argparse.Namespace) -> list[Row]:
         for workers, threads in ((1, None), (1, 1), (2, 1)):
             label = f"{workers} worker(s), {threads or 'all'} thread(s) each"
             out = Path(tmp) / f"out{workers}_{threads}"
-            options = BatchOptions(base=GenerateSettings(seed=args.seed), suffix=".json", workers=workers,
+            base = GenerationSettings(performance=PerformanceControls(seed=args.seed))
+            options = BatchOptions(base=base, suffix=".json", workers=workers,
                                    threads=threads)
             summary = run_batch(lines, out, options)
             entries = [e for e in read_manifest(out).values() if e.get("status") == "done"]
@@ -516,8 +523,9 @@ def bench_live_quality(args: argparse.Namespace) -> list[Row]:
     import numpy as np
     import torch
 
+    from app.core.settings import GenerationSettings, PerformanceControls
     from app.engines import metrics as M
-    from app.engines.generate import GenerateSettings, run_engine
+    from app.engines.generate import run_engine
     from app.engines.streaming import StreamingEngine
     from app.io.audio import AudioClip
     from models.train_visemes import telephone
@@ -534,7 +542,8 @@ def bench_live_quality(args: argparse.Namespace) -> list[Row]:
             heard = samples if channel is None else telephone(torch.from_numpy(samples)[None])[0].numpy()
             heard = heard.astype("float32")
             offline, _ = run_engine(AudioClip(heard, 16000, None, 16000, 1, ""),
-                                    GenerateSettings(engine="neural", seed=args.seed))
+                                    GenerationSettings(engine="neural",
+                                                       performance=PerformanceControls(seed=args.seed)))
             live.reset()
             parts = [live.push(heard[i:i + 160]) for i in range(0, len(heard), 160)] + [live.finish()]
             streamed = np.concatenate(parts)[:len(offline)]

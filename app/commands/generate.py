@@ -53,7 +53,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from app.core.take import EmotionKey
-    from app.engines.generate import GenerateError, GenerateSettings, generate_take
+    from app.engines.generate import GenerateError, generate_take
     from app.io.audio import AudioError, load_audio
     from app.io.export import EXPORT_SUFFIXES, ExportError, write_take
 
@@ -62,7 +62,6 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError(f"cannot write {out.name}: the output must end in one of {', '.join(EXPORT_SUFFIXES)}")
     if not out.parent.resolve().is_dir():
         raise CommandError(f"output folder does not exist: {out.parent}")
-    check_engine_options(args)
     transcript = read_transcript(args.transcript) if args.transcript is not None else None
     phones_end = read_phones_end(args.phones) if args.phones is not None else None
     if args.emotion_keys is not None:
@@ -71,12 +70,7 @@ def run(args: argparse.Namespace) -> int:
         keys = (parse_emotion(args.emotion),)
     else:
         keys = (EmotionKey(0.0, "neutral", 0.0),)
-    settings = GenerateSettings(engine=args.engine, transcript=transcript, emotion_keys=keys,
-                                gaze=parse_gaze(args.gaze), eye_contact=args.eye_contact,
-                                head_distance=args.head_distance, articulation=args.articulation, seed=args.seed,
-                                phones_file=args.phones,
-                                extra={k: v for k, v in (("steps", args.steps), ("guidance", args.guidance),
-                                                         ("threshold", args.confidence)) if v is not None})
+    settings = settings_from_args(args, keys, transcript=transcript, phones_file=args.phones)
     try:
         clip = load_audio(args.input)
     except AudioError as exc:
@@ -99,30 +93,48 @@ def run(args: argparse.Namespace) -> int:
     except ExportError as exc:
         raise CommandError(str(exc)) from None
     if not args.quiet:
-        extra = take.meta.extra
+        p = take.meta.provenance
         parts = [f"{take.meta.engine} engine"]
-        if "steps" in extra:
-            parts.append(f"{extra['steps']} sampling steps")
-        if extra.get("phones_source") == "recognised":
-            parts.append(f"mouth shapes recognised from the audio ({extra.get('unsure_fraction', 0):.0%} of the "
+        if p.steps is not None:
+            parts.append(f"{p.steps} sampling steps")
+        if p.phones_source == "recognised":
+            parts.append(f"mouth shapes recognised from the audio ({p.unsure_fraction or 0:.0%} of the "
                          "speech unsure)")
-        elif "phones" in extra:
-            parts.append(f"{extra['phones']} phones ({extra.get('phones_source', 'aligned')})")
+        elif p.phones is not None:
+            parts.append(f"{p.phones} phones ({p.phones_source or 'aligned'})")
         how = ", ".join(parts)
-        if "phones_error" in extra:
-            print(f"warning: the transcript was not used ({extra['phones_error']}); the take follows the audio alone",
+        if p.phones_error:
+            print(f"warning: the transcript was not used ({p.phones_error}); the take follows the audio alone",
                   file=sys.stderr)
         print(f"wrote {out}: {take.num_frames} frames at {take.fps:g} fps ({clip.duration:.2f} s of audio); "
               f"{how} in {time.perf_counter() - t0:.2f} s", file=sys.stderr)
     return 0
 
 
-def check_engine_options(args: argparse.Namespace) -> None:
-    """The ranges of --guidance and --confidence (shared with vasa-rig batch)."""
-    if args.guidance is not None and not 0.0 <= args.guidance <= 5.0:
-        raise CommandError(f"--guidance must be between 0 and 5, got {args.guidance:g}")
-    if args.confidence is not None and not 0.0 <= args.confidence <= 1.0:
-        raise CommandError(f"--confidence must be between 0 and 1, got {args.confidence:g}")
+def settings_from_args(args: argparse.Namespace, emotion_keys, *, transcript: str | None = None,
+                       phones_file: str | None = None):
+    """GenerationSettings from the performance and engine options that generate and batch share; a value out of
+    its range (app.core.settings.RANGES) is a CommandError naming it."""
+    from app.core.settings import (
+        EngineOptions,
+        GenerationInputs,
+        GenerationSettings,
+        PerformanceControls,
+        SettingsError,
+    )
+
+    options = {k: v for k, v in (("steps", args.steps), ("guidance", args.guidance), ("threshold", args.confidence))
+               if v is not None}
+    try:
+        return GenerationSettings(
+            engine=args.engine,
+            performance=PerformanceControls(emotion_keys=tuple(emotion_keys), gaze=parse_gaze(args.gaze),
+                                            eye_contact=args.eye_contact, head_distance=args.head_distance,
+                                            articulation=args.articulation, seed=args.seed),
+            options=EngineOptions(**options),
+            inputs=GenerationInputs(transcript=transcript, phones_file=phones_file))
+    except SettingsError as exc:
+        raise CommandError(str(exc)) from None
 
 
 class ProgressBar:
@@ -290,6 +302,10 @@ def parse_gaze(text: str) -> tuple[float, float]:
         yaw, pitch = (float(x) for x in parts)
     except ValueError:
         raise CommandError(f"--gaze takes YAW,PITCH in degrees (e.g. 10,-5), got {text!r}") from None
-    if not (-60 <= yaw <= 60 and -45 <= pitch <= 45):
-        raise CommandError(f"gaze {yaw:g},{pitch:g} is outside the eyes' reach (yaw -60..60, pitch -45..45)")
+    from app.core.settings import RANGES
+
+    y, p = RANGES["gaze_yaw"], RANGES["gaze_pitch"]
+    if not (y.lo <= yaw <= y.hi and p.lo <= pitch <= p.hi):
+        raise CommandError(f"gaze {yaw:g},{pitch:g} is outside the eyes' reach (yaw {y.lo:g}..{y.hi:g}, "
+                           f"pitch {p.lo:g}..{p.hi:g})")
     return yaw, pitch

@@ -62,12 +62,14 @@ def _print_project(path: Path) -> int:
     print(f"{path.name}: take '{take.name}', {take.num_frames} frames at {take.fps:g} fps ({take.duration:.2f} s)")
     print(f"  audio: {take.audio.path if take.audio else 'none'}")
     if m.engine == "import":
-        src = m.extra.get("source_file", path.name)
-        print(f"  curves imported from {Path(src).name} (at {m.extra.get('source_fps', take.fps):g} fps); no "
+        src = m.provenance.source_file or path.name
+        fps = m.provenance.source_fps or take.fps
+        print(f"  curves imported from {Path(src).name} (at {fps:g} fps); no "
               "generation settings")
         return 0
-    emotions = ", ".join(f"{k.emotion}:{k.intensity:g}@{k.time:g}s" for k in m.emotion_keys)
-    print(f"  engine {m.engine_label()}, seed {m.seed}, emotion {emotions}, gaze {m.gaze}, "
-          f"head distance {m.head_distance:g}")
+    p = m.settings.performance
+    emotions = ", ".join(f"{k.emotion}:{k.intensity:g}@{k.time:g}s" for k in p.emotion_keys)
+    print(f"  engine {m.engine_label()}, seed {p.seed}, emotion {emotions}, gaze {p.gaze}, "
+          f"head distance {p.head_distance:g}")
     print(f"  edited channels: {len(take.edits)}, locks: {len(take.locks)}")
     return 0

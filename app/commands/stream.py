@@ -53,7 +53,8 @@ def _load_take(path: Path):
 
 def _take_from_audio(path: Path):
     """Animate an audio file with the default engine first."""
-    from app.engines.generate import GenerateError, GenerateSettings, generate_take  # noqa: PLC0415
+    from app.core.settings import GenerationSettings  # noqa: PLC0415
+    from app.engines.generate import GenerateError, generate_take  # noqa: PLC0415
     from app.engines.phonetics import PhoneticsError  # noqa: PLC0415
     from app.io.audio import AudioError, load_audio  # noqa: PLC0415
 
@@ -64,7 +65,7 @@ def _take_from_audio(path: Path):
                            f"{exc}") from None
     print(f"animating {path.name} ({clip.duration:.1f} s) with the procedural engine ...")
     try:
-        return generate_take(clip, GenerateSettings())
+        return generate_take(clip, GenerationSettings())
     except (GenerateError, PhoneticsError) as exc:
         raise CommandError(str(exc)) from None
 

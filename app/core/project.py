@@ -20,11 +20,12 @@ from app import __version__
 from app.core.atomic import atomic_write
 from app.core.keys import Keys
 from app.core.rig import RigSpec, load_rig
-from app.core.take import AudioRef, EmotionKey, GenerationMeta, Lock, Take
+from app.core.settings import RANGES, GenerationSettings, Provenance
+from app.core.take import AudioRef, GenerationMeta, Lock, Take
 
 PROJECT_SUFFIX = ".vrig"
 FORMAT = "vasa-rig/project"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: typed generation settings and provenance instead of flat meta + extra
 MANIFEST = "project.json"
 BASE_ARRAY = "base.npy"
 # Members larger than this are refused before they are inflated (a 10-hour take's manifest with every edit is far
@@ -32,7 +33,7 @@ BASE_ARRAY = "base.npy"
 MAX_MANIFEST_BYTES = 64 << 20
 MAX_BASE_BYTES = 512 << 20
 
-# version -> function upgrading a manifest dict of that version to version + 1.
+# version -> function upgrading a manifest dict of that version to version + 1 (defined below).
 UPGRADES: dict[int, Callable[[dict], dict]] = {}
 
 
@@ -149,12 +150,7 @@ def take_to_manifest(take: Take) -> dict:
         "audio": None if take.audio is None else {
             "path": take.audio.path, "sha256": take.audio.sha256,
             "duration": take.audio.duration, "sample_rate": take.audio.sample_rate},
-        "meta": {
-            "engine": m.engine, "seed": m.seed,
-            "emotion_keys": [[k.time, k.emotion, k.intensity] for k in m.emotion_keys],
-            "gaze": list(m.gaze), "eye_contact": m.eye_contact, "head_distance": m.head_distance,
-            "articulation": m.articulation, "transcript": m.transcript, "extra": m.extra,
-        },
+        "meta": {"settings": m.settings.to_json(), "provenance": m.provenance.to_json()},
         "edits": {take.rig.channel_names[ch]: k.to_json() for ch, k in sorted(take.edits.items())},
         "locks": [{"start": lk.start, "end": lk.end,
                    "channels": None if lk.channels is None else [take.rig.channel_names[c] for c in lk.channels]}
@@ -181,17 +177,61 @@ def manifest_to_take(manifest: dict, base: np.ndarray, rig: RigSpec | None = Non
     audio = None if a is None else AudioRef(str(a["path"]), str(a["sha256"]), float(a["duration"]),
                                             int(a["sample_rate"]))
     md = manifest.get("meta", {})
-    meta = GenerationMeta(
-        engine=str(md.get("engine", "none")), seed=int(md.get("seed", 0)),
-        emotion_keys=tuple(EmotionKey(float(t), str(e), float(i)) for t, e, i in md.get("emotion_keys", []))
-        or GenerationMeta().emotion_keys,
-        gaze=tuple(float(v) for v in md.get("gaze", (0.0, 0.0))),
-        eye_contact=float(md.get("eye_contact", 1.0)), head_distance=float(md.get("head_distance", 60.0)),
-        articulation=float(md.get("articulation", 1.0)), transcript=md.get("transcript"),
-        extra=dict(md.get("extra", {})))
+    meta = GenerationMeta(settings=GenerationSettings.from_json(md.get("settings", {"engine": "none"})),
+                          provenance=Provenance.from_json(md.get("provenance", {})))
     edits = {rig.index(name): Keys.from_json(rows) for name, rows in manifest.get("edits", {}).items()}
     locks = [Lock(int(lk["start"]), int(lk["end"]),
                   None if lk.get("channels") is None else tuple(rig.index(c) for c in lk["channels"]))
              for lk in manifest.get("locks", [])]
     return Take(full, fps=fps, name=str(manifest.get("name", "take")), rig=rig, audio=audio,
                 meta=meta, edits=edits, locks=locks)
+
+
+# --- schema upgrades ------------------------------------------------------------------------------------------------
+# v1 keys of "extra" that were settings rather than notes of what the engine did.
+_V1_OPTIONS = {"steps": "steps", "guidance": "guidance", "threshold": "threshold"}
+_V1_SECONDS = {"align_seconds": "align", "synthesis_seconds": "synthesis", "recognise_seconds": "recognise"}
+
+
+def _upgrade_v1(manifest: dict) -> dict:
+    """v1 kept the settings flat in "meta" with a free "extra" dict mixing engine options and notes; v2 splits them
+    into typed settings and provenance. Values outside today's ranges (v1 accepted head distances of 10..1000 cm
+    and gaze up to 60 degrees on the command line) are clamped into them."""
+    md = manifest.get("meta")
+    md = md if isinstance(md, dict) else {}
+    extra = md.get("extra")
+    extra = dict(extra) if isinstance(extra, dict) else {}
+    gaze = md.get("gaze", (0.0, 0.0))
+    if not isinstance(gaze, (list, tuple)) or len(gaze) != 2:
+        gaze = (0.0, 0.0)
+    performance = {
+        "emotion_keys": md.get("emotion_keys") or [[0.0, "neutral", 0.0]],
+        "gaze": [RANGES["gaze_yaw"].clamp(gaze[0]), RANGES["gaze_pitch"].clamp(gaze[1])],
+        "seed": md.get("seed", 0)}
+    for name in ("eye_contact", "head_distance", "articulation"):
+        performance[name] = RANGES[name].clamp(md.get(name, RANGES[name].default))
+    options: dict = {k: extra.pop(v) for k, v in _V1_OPTIONS.items() if v in extra}
+    if "steps" in options:
+        options["steps"] = int(RANGES["steps"].clamp(options["steps"]))
+    if "guidance" in options:
+        options["guidance"] = RANGES["guidance"].clamp(options["guidance"])
+    if extra.pop("recogniser", None) == "words":
+        options["word_recognition"] = True
+    inputs = {"transcript": md.get("transcript"), "phones_file": extra.pop("phones_file", None)}
+    provenance: dict = {}
+    seconds = {new: extra.pop(old) for old, new in _V1_SECONDS.items() if old in extra}
+    if seconds:
+        provenance["seconds"] = seconds
+    if extra.pop("live", False):
+        provenance["live_input"] = str(extra.pop("input", "live input"))
+    engine = str(md.get("engine", "none"))
+    if engine == "neural":  # v1 neural takes recorded the sampler settings they ran with in "extra"
+        provenance.update({k: options[k] for k in ("steps", "guidance") if k in options})
+    provenance.update({k: v for k, v in extra.items() if k in Provenance.__dataclass_fields__})
+    manifest["meta"] = {"settings": {"engine": engine, "performance": performance, "options": options,
+                                     "inputs": inputs},
+                        "provenance": provenance}
+    return manifest
+
+
+UPGRADES[1] = _upgrade_v1

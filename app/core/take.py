@@ -7,7 +7,6 @@ consumer (preview, exporters, Live Link) reads. The Take knows nothing of Qt; vi
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
@@ -15,9 +14,11 @@ import numpy as np
 
 from app.core import keys as K
 from app.core.rig import RigSpec, load_rig
+from app.core.settings import EMOTIONS, EmotionKey, GenerationSettings, Provenance
 from app.core.timebase import FPS
 
-EMOTIONS = ("neutral", "happy", "sad", "angry", "fearful", "disgusted", "surprised", "contempt")
+__all__ = ["EMOTIONS", "AudioRef", "EmotionKey", "GenerationMeta", "Lock", "Take", "blend_locked"]
+
 LOCK_BLEND_FRAMES = 4
 """Frames either side of a lock over which regenerated base curves crossfade into the held values."""
 
@@ -33,52 +34,33 @@ class AudioRef:
 
 
 @dataclass(frozen=True)
-class EmotionKey:
-    time: float
-    emotion: str
-    intensity: float
-
-    def __post_init__(self) -> None:
-        if self.emotion not in EMOTIONS:
-            raise ValueError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
-        if not 0.0 <= self.intensity <= 1.0:
-            raise ValueError(f"emotion intensity must be within 0..1, got {self.intensity}")
-        if not 0 <= self.time < math.inf:  # also refuses NaN
-            raise ValueError(f"emotion key time must be a finite number of seconds from 0, got {self.time}")
-
-
-@dataclass(frozen=True)
 class GenerationMeta:
-    """How the base curves were made: enough to regenerate them."""
+    """How the base curves were made: the settings (enough to regenerate them) and what the engine did.
+    ``settings.engine`` is "none" for a rest take and "import" for curves read from a file."""
 
-    engine: str = "none"
-    seed: int = 0
-    emotion_keys: tuple[EmotionKey, ...] = (EmotionKey(0.0, "neutral", 0.0),)
-    gaze: tuple[float, float] = (0.0, 0.0)
-    eye_contact: float = 1.0
-    head_distance: float = 60.0
-    articulation: float = 1.0
-    transcript: str | None = None
-    extra: dict = field(default_factory=dict)
+    settings: GenerationSettings = field(default_factory=lambda: GenerationSettings(engine="none"))
+    provenance: Provenance = field(default_factory=Provenance)
+
+    @property
+    def engine(self) -> str:
+        return self.settings.engine
 
     def engine_label(self) -> str:
-        """The engine with the settings that change its result (steps, guidance, whether the aligned phones of a
-        transcript were followed, or the mouth shapes recognised from the audio alone and how sure the recogniser
-        was), for lists and labels: "neural, 2 steps, guidance 1.5"."""
+        """The engine with what changed its result (sampler steps and guidance, the phones it followed, or the
+        mouth shapes recognised from the audio alone and how sure the recogniser was): "neural, 2 steps,
+        guidance 1.5"."""
+        p = self.provenance
         parts = [self.engine]
-        if self.engine == "neural":
-            steps, guidance = self.extra.get("steps"), self.extra.get("guidance")
-            if isinstance(steps, int) and not isinstance(steps, bool):
-                parts.append(f"{steps} step{'s' if steps != 1 else ''}")
-            if isinstance(guidance, (int, float)) and not isinstance(guidance, bool):
-                parts.append(f"guidance {guidance:g}")
-        unsure = self.extra.get("unsure_fraction")
-        if self.extra.get("phones_source") == "recognised" and "unsure_fraction" in self.extra:
-            shown = f" ({unsure:.0%} unsure)" if isinstance(unsure, (int, float)) and not isinstance(unsure, bool) \
-                else ""
-            parts.append("mouth shapes from audio" + shown)
-        elif self.engine == "neural" and self.extra.get("phones"):
-            parts.append("transcript phones")  # the model also followed the aligned phones
+        if p.steps is not None:
+            parts.append(f"{p.steps} step{'s' if p.steps != 1 else ''}")
+        if p.guidance is not None:
+            parts.append(f"guidance {p.guidance:g}")
+        if p.phones_source == "recognised" and p.unsure_fraction is not None:
+            parts.append(f"mouth shapes from audio ({p.unsure_fraction:.0%} unsure)")
+        elif p.phones_source == "forced" and p.phones:
+            parts.append("transcript phones")
+        elif p.phones_source == "file" and p.phones:
+            parts.append("phone file")
         return ", ".join(parts)
 
 
@@ -165,9 +147,6 @@ class Take:
             out.setflags(write=False)
             self._cache = out
         return self._cache
-
-    def evaluate_channel(self, channel: int) -> np.ndarray:
-        return self.evaluate()[:, channel]
 
     def locked_mask(self) -> np.ndarray:
         """(frames, channels) bool: True where a lock holds the value."""

@@ -1,7 +1,7 @@
 """Batch generation: many dialogue lines in one run, resumable, one failure never stopping the rest.
 
     lines = plan_lines(Path("dialogue/"))           # a folder (walked), a .csv with columns, or a list of paths
-    summary = run_batch(lines, out_dir, BatchOptions(base=GenerateSettings(), suffix=".fbx", workers=2))
+    summary = run_batch(lines, out_dir, BatchOptions(base=GenerationSettings(), suffix=".fbx", workers=2))
 
 Each line's output keeps the line's place under the input folder (``dialogue/act1/l04.wav`` ->
 ``OUT/act1/l04.fbx``); a transcript or phone file beside the audio is picked up as the app does
@@ -25,11 +25,11 @@ import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from app.core.atomic import atomic_write_text
-from app.engines.generate import GenerateSettings
+from app.core.settings import GenerationSettings
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aif", ".aiff", ".au", ".w64", ".caf")
 MANIFEST_NAME = "batch_manifest.json"
@@ -58,7 +58,7 @@ class BatchLine:
 
 @dataclass(frozen=True)
 class BatchOptions:
-    base: GenerateSettings = field(default_factory=GenerateSettings)
+    base: GenerationSettings = field(default_factory=GenerationSettings)
     suffix: str = ".vrig"
     fps: float | None = None
     workers: int = 1
@@ -176,15 +176,16 @@ def _with_sidecars(line: BatchLine) -> BatchLine:
 
 
 # --- settings and hashes -----------------------------------------------------------------------------------------
-def line_settings(line: BatchLine, base: GenerateSettings) -> GenerateSettings:
+def line_settings(line: BatchLine, base: GenerationSettings) -> GenerationSettings:
     """The base settings with what the line itself says (transcript, phone file, emotion, seed)."""
-    from app.core.take import EMOTIONS, EmotionKey
+    from app.core.settings import EMOTIONS, EmotionKey
 
-    changes: dict = {}
+    inputs: dict = {}
     if line.transcript:
-        changes["transcript"] = line.transcript
+        inputs["transcript"] = line.transcript
     if line.phones:
-        changes["phones_file"] = line.phones
+        inputs["phones_file"] = line.phones
+    changes: dict = {}
     if line.seed is not None:
         changes["seed"] = line.seed
     if line.emotion:
@@ -196,7 +197,7 @@ def line_settings(line: BatchLine, base: GenerateSettings) -> GenerateSettings:
         if not 0.0 <= intensity <= 1.0:
             raise ValueError(f"emotion intensity must be 0..1, got {intensity:g}")
         changes["emotion_keys"] = (EmotionKey(0.0, name, intensity),)
-    return replace(base, **changes)
+    return base.with_performance(**changes).with_inputs(**inputs)
 
 
 _model_version_cache: str | None = None
@@ -225,10 +226,11 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
-def settings_hash(settings: GenerateSettings, options: BatchOptions) -> str:
-    doc = asdict(settings)
-    if settings.phones_file and Path(settings.phones_file).is_file():
-        doc["phones_sha256"] = file_sha256(Path(settings.phones_file))
+def settings_hash(settings: GenerationSettings, options: BatchOptions) -> str:
+    doc = settings.to_json()
+    phones_file = settings.inputs.phones_file
+    if phones_file and Path(phones_file).is_file():
+        doc["phones_sha256"] = file_sha256(Path(phones_file))
     doc.update(suffix=options.suffix, fps=options.fps, model=model_version())
     text = json.dumps(doc, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
@@ -289,13 +291,12 @@ def run_line(job: dict) -> dict:
         take = generate_take(clip, job["settings"], name=Path(job["audio"]).stem)
         Path(job["output"]).parent.mkdir(parents=True, exist_ok=True)
         write_take(take, job["output"], fps=job["fps"])
-        extra = take.meta.extra
-        entry = {"status": "done", "audio_seconds": round(clip.duration, 3),
-                 "phones_source": extra.get("phones_source")}
-        if "unsure_fraction" in extra:
-            entry["unsure_fraction"] = extra["unsure_fraction"]
-        if "phones_error" in extra:
-            entry["warning"] = f"transcript not used: {extra['phones_error']}"
+        p = take.meta.provenance
+        entry = {"status": "done", "audio_seconds": round(clip.duration, 3), "phones_source": p.phones_source}
+        if p.unsure_fraction is not None:
+            entry["unsure_fraction"] = p.unsure_fraction
+        if p.phones_error:
+            entry["warning"] = f"transcript not used: {p.phones_error}"
     except Exception as exc:  # noqa: BLE001 - any failure of one line is reported, never raised into the batch
         entry["error"] = _one_line(exc)
     entry["seconds"] = round(time.perf_counter() - t0, 3)

@@ -167,7 +167,8 @@ def evaluate_clips(clips: Sequence[Path], engines: Sequence[str], *, transcripts
     unknown = set(modes) - {"audio", "transcript"}
     if unknown or not modes:
         raise EvaluationError(f"modes are 'audio' and 'transcript', got {', '.join(sorted(unknown)) or 'none'}")
-    from app.engines.generate import GenerateError, GenerateSettings, run_engine
+    from app.core.settings import GenerationInputs, GenerationSettings, PerformanceControls
+    from app.engines.generate import GenerateError, run_engine
     from app.engines.phonetics import PhoneticsError, align_audio, read_phone_file
     from app.io.audio import AudioError, load_audio
     from app.io.export import read_take
@@ -207,11 +208,11 @@ def evaluate_clips(clips: Sequence[Path], engines: Sequence[str], *, transcripts
         told = text is not None or phone_file is not None
         for engine, mode in ((e, m) for e in engines for m in modes if m == "audio" or told):
             if mode == "audio":
-                settings = GenerateSettings(engine=engine, seed=seed)
+                settings = GenerationSettings(engine=engine, performance=PerformanceControls(seed=seed))
                 label = engine
             else:
-                settings = GenerateSettings(engine=engine, transcript=text, seed=seed,
-                                            phones_file=str(phone_file) if phone_file else None)
+                settings = GenerationSettings(engine=engine, performance=PerformanceControls(seed=seed),
+                                              inputs=GenerationInputs(transcript=text, phones_file=phone_file))
                 label = f"{engine} +transcript"
             t0 = time.perf_counter()
             try:

@@ -107,7 +107,8 @@ class Recorder:
     def save(self) -> Path | None:
         """Write the project (None when nothing was recorded)."""
         from app.core.project import save_project
-        from app.core.take import AudioRef, EmotionKey, GenerationMeta, Take
+        from app.core.settings import EmotionKey, GenerationSettings, PerformanceControls, Provenance
+        from app.core.take import AudioRef, GenerationMeta, Take
         from app.core.timebase import frames_for_duration
         from app.io.audio import file_sha256
 
@@ -121,11 +122,12 @@ class Recorder:
         curves = np.concatenate(self._frames)
         n = min(len(curves), frames_for_duration(self.samples / SAMPLE_RATE))
         c = self.controls
-        meta = GenerationMeta(engine="neural", seed=self.seed,
-                              emotion_keys=(EmotionKey(0.0, c.emotion, float(c.intensity)),),
-                              gaze=(float(c.gaze[0]), float(c.gaze[1])), eye_contact=float(c.eye_contact),
-                              head_distance=float(c.head_distance), articulation=float(c.articulation),
-                              extra={"live": True, "input": self.source_name})
+        performance = PerformanceControls(emotion_keys=(EmotionKey(0.0, c.emotion, float(c.intensity)),),
+                                          gaze=(float(c.gaze[0]), float(c.gaze[1])), eye_contact=c.eye_contact,
+                                          head_distance=c.head_distance, articulation=c.articulation,
+                                          seed=int(self.seed))
+        meta = GenerationMeta(settings=GenerationSettings(engine="neural", performance=performance),
+                              provenance=Provenance(live_input=self.source_name))
         audio = AudioRef(path=str(self.audio_path), sha256=file_sha256(self.audio_path),
                          duration=self.samples / SAMPLE_RATE, sample_rate=SAMPLE_RATE)
         take = Take(curves[:n], fps=FPS, name=self.path.stem, audio=audio, meta=meta)

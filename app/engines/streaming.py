@@ -58,19 +58,25 @@ class LiveControls:
     articulation: float = 1.0
 
     def __post_init__(self) -> None:
-        from app.core.take import EMOTIONS
+        from app.core.settings import EMOTIONS, RANGES, SettingsError
 
         if self.emotion not in EMOTIONS:
-            raise ValueError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
-        for name, value, lo, hi in (("intensity", self.intensity, 0.0, 1.0),
-                                    ("eye contact", self.eye_contact, 0.0, 1.0),
-                                    ("head distance", self.head_distance, 10.0, 1000.0),
-                                    ("articulation", self.articulation, 0.0, 2.0)):
-            if not lo <= float(value) <= hi:
-                raise ValueError(f"{name} must be within {lo:g}..{hi:g}, got {value}")
+            raise SettingsError(f"unknown emotion {self.emotion!r}; choose one of {', '.join(EMOTIONS)}")
+        for name in ("intensity", "eye_contact", "head_distance", "articulation"):
+            RANGES[name].check(getattr(self, name))
+        RANGES["gaze_yaw"].check(self.gaze[0])
+        RANGES["gaze_pitch"].check(self.gaze[1])
+
+    @classmethod
+    def from_performance(cls, performance, seconds: float = 0.0) -> LiveControls:
+        """Live controls from the app's PerformanceControls, with the emotion key in effect at ``seconds``."""
+        key = performance.key_at(seconds)
+        return cls(emotion=key.emotion, intensity=key.intensity, gaze=tuple(performance.gaze),
+                   eye_contact=performance.eye_contact, head_distance=performance.head_distance,
+                   articulation=performance.articulation)
 
     def emotion_weights(self) -> np.ndarray:
-        from app.core.take import EMOTIONS
+        from app.core.settings import EMOTIONS
 
         w = np.zeros(len(EMOTIONS), np.float32)
         w[EMOTIONS.index(self.emotion)] = float(self.intensity)

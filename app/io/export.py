@@ -12,6 +12,7 @@ import numpy as np
 
 from app.core.project import PROJECT_SUFFIX, load_project, save_project
 from app.core.rig import NUM_CONTROLS, RigSpec, load_rig
+from app.core.settings import GenerationSettings, Provenance
 from app.core.take import GenerationMeta, Take
 from app.core.timebase import FPS, resample_curves
 from app.io import text_formats as tf
@@ -119,8 +120,9 @@ def _write_fbx(path: Path, curves: np.ndarray, fps: float, take: Take, options: 
 
 def _meta_dict(take: Take) -> dict:
     m = take.meta
-    return {"engine": m.engine, "seed": m.seed, "head_distance": m.head_distance, "gaze": list(m.gaze),
-            "emotion_keys": [[k.time, k.emotion, k.intensity] for k in m.emotion_keys],
+    p = m.settings.performance
+    return {"engine": m.engine, "seed": p.seed, "head_distance": p.head_distance, "gaze": list(p.gaze),
+            "emotion_keys": [[k.time, k.emotion, k.intensity] for k in p.emotion_keys],
             "audio": None if take.audio is None else take.audio.path}
 
 
@@ -144,8 +146,12 @@ def read_take(path: str | Path, *, fps: float | None = None, rig: RigSpec | None
     curves = imported.curves
     if imported.fps != FPS:
         curves = resample_curves(curves, imported.fps, FPS, keep_extremes=False)
-    meta = GenerationMeta(engine="import", extra={"source_file": str(path), "source_fps": imported.fps,
-                                                  **imported.meta})
+    source = imported.meta.get("source")
+    if source and imported.meta.get("curve_set"):
+        source = f"{source} ({imported.meta['curve_set']} curves)"
+    meta = GenerationMeta(settings=GenerationSettings(engine="import"),
+                          provenance=Provenance(source_file=str(path), source_fps=float(imported.fps),
+                                                source_format=str(source) if source else None))
     return Take(curves, fps=FPS, name=imported.name, rig=rig, meta=meta)
 
 

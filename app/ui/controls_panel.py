@@ -1,8 +1,9 @@
 """The director's controls: emotion, gaze, head distance, articulation, engine, seed, takes, transcript.
 
-The panel binds both ways to a ``GenerationRequest``: a widget change emits ``request_changed`` with the whole new
-request (the window regenerates, debounced); ``show_request`` puts a request into the widgets without echoing
-signals back. No generation logic lives here.
+The panel binds both ways to ``GenerationSettings`` (app.core.settings): a widget change emits ``request_changed``
+with the whole new settings (the window regenerates, debounced); ``show_request`` puts settings into the widgets
+without echoing signals back. Slider ranges come from ``RANGES``; which engine options are enabled comes from the
+engine's capabilities. No generation logic lives here.
 """
 
 from __future__ import annotations
@@ -29,8 +30,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.take import EMOTIONS, EmotionKey
-from app.ui.engine_bridge import GenerationRequest, available_engines
+from app.core.settings import EMOTIONS, RANGES, EmotionKey, GenerationSettings
+from app.engines.base import available_engines, get_engine
 
 TRANSCRIPT_DEBOUNCE_MS = 1200  # typing pauses this long before the take is regenerated
 
@@ -67,17 +68,23 @@ class LabeledSlider(QWidget):
         self.valueChanged.emit(self.value())
 
 
+def _slider(name: str, step: float, fmt: str) -> LabeledSlider:
+    """A slider over the control's range in app.core.settings.RANGES."""
+    r = RANGES[name]
+    return LabeledSlider(r.lo, r.hi, step, fmt)
+
+
 class ControlsPanel(QWidget):
-    request_changed = Signal(object)  # GenerationRequest: regenerate (debounced by the window)
+    request_changed = Signal(object)  # GenerationSettings: regenerate (debounced by the window)
     problem = Signal(str, str)  # title, message: something the user asked for could not be done
     transcribe_requested = Signal()  # recognise the words of the open recording into the transcript box
-    new_take_requested = Signal(object)  # GenerationRequest with a fresh seed: generate as a new variant
+    new_take_requested = Signal(object)  # GenerationSettings with a fresh seed: generate as a new variant
     variant_picked = Signal(int)
     add_emotion_key_requested = Signal()
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self._request = GenerationRequest()
+        self._request = GenerationSettings()
         self._updating = False
         self.playhead_seconds = 0.0
         layout = QVBoxLayout(self)
@@ -100,11 +107,11 @@ class ControlsPanel(QWidget):
 
         perf = QGroupBox("Performance")
         f = QFormLayout(perf)
-        self.gaze_yaw = LabeledSlider(-30.0, 30.0, 0.5, "{:+.1f}°")
-        self.gaze_pitch = LabeledSlider(-20.0, 20.0, 0.5, "{:+.1f}°")
-        self.eye_contact = LabeledSlider(0.0, 1.0, 0.01, "{:.0%}")
-        self.head_distance = LabeledSlider(20.0, 300.0, 1.0, "{:.0f} cm")
-        self.articulation = LabeledSlider(0.0, 2.0, 0.01, "{:.0%}")
+        self.gaze_yaw = _slider("gaze_yaw", 0.5, "{:+.1f}°")
+        self.gaze_pitch = _slider("gaze_pitch", 0.5, "{:+.1f}°")
+        self.eye_contact = _slider("eye_contact", 0.01, "{:.0%}")
+        self.head_distance = _slider("head_distance", 1.0, "{:.0f} cm")
+        self.articulation = _slider("articulation", 0.01, "{:.0%}")
         f.addRow("Gaze yaw", self.gaze_yaw)
         f.addRow("Gaze pitch", self.gaze_pitch)
         f.addRow("Eye contact", self.eye_contact)
@@ -116,16 +123,16 @@ class ControlsPanel(QWidget):
         f = QFormLayout(gen)
         self.engine = QComboBox()
         for name, reason in available_engines().items():
-            self.engine.addItem(name.capitalize(), name)
+            self.engine.addItem(get_engine(name).caps.label, name)
             if reason:
                 item = self.engine.model().item(self.engine.count() - 1)
                 item.setEnabled(False)
                 item.setToolTip(reason)
         self.steps = QSpinBox()
-        self.steps.setRange(1, 64)
+        self.steps.setRange(int(RANGES["steps"].lo), int(RANGES["steps"].hi))
         self.steps.setToolTip("Sampling steps of the neural engine (more: smoother, slower)")
         self.guidance = QDoubleSpinBox()
-        self.guidance.setRange(1.0, 3.0)
+        self.guidance.setRange(RANGES["guidance"].lo, RANGES["guidance"].hi)
         self.guidance.setSingleStep(0.25)
         self.guidance.setDecimals(2)
         self.guidance.setToolTip("Neural engine: how closely the face follows the audio and emotion (1 = off; "
@@ -195,29 +202,30 @@ class ControlsPanel(QWidget):
         self.show_request(self._request)
 
     # --- model -> widgets ---------------------------------------------------------------------------------------
-    def show_request(self, request: GenerationRequest) -> None:
+    def show_request(self, request: GenerationSettings) -> None:
         self._updating = True
         try:
             self._request = request
+            p, o = request.performance, request.options
             key = self.current_emotion_key(request)
             self.emotion.setCurrentIndex(EMOTIONS.index(key.emotion))
             self.intensity.setValue(key.intensity)
-            self.gaze_yaw.setValue(request.gaze[0])
-            self.gaze_pitch.setValue(request.gaze[1])
-            self.eye_contact.setValue(request.eye_contact)
-            self.head_distance.setValue(request.head_distance)
-            self.articulation.setValue(request.articulation)
+            self.gaze_yaw.setValue(p.gaze[0])
+            self.gaze_pitch.setValue(p.gaze[1])
+            self.eye_contact.setValue(p.eye_contact)
+            self.head_distance.setValue(p.head_distance)
+            self.articulation.setValue(p.articulation)
             idx = self.engine.findData(request.engine)
             self.engine.setCurrentIndex(max(idx, 0))
-            self.steps.setValue(request.steps)
-            self.steps.setEnabled(request.engine == "neural")
-            self.guidance.setValue(request.guidance)
-            self.guidance.setEnabled(request.engine == "neural")
-            self.seed.setValue(request.seed)
-            if self.transcript.toPlainText().strip() != (request.transcript or "").strip():
-                self.transcript.setPlainText(request.transcript or "")
-            self._show_phone_file(request.phones_file)
-            n = len(request.emotion_keys)
+            self.steps.setValue(o.steps)
+            self.guidance.setValue(o.guidance)
+            self._enable_engine_options()
+            self.seed.setValue(p.seed)
+            transcript = request.inputs.transcript
+            if self.transcript.toPlainText().strip() != (transcript or "").strip():
+                self.transcript.setPlainText(transcript or "")
+            self._show_phone_file(request.inputs.phones_file)
+            n = len(p.emotion_keys)
             self.emotion_hint.setText(f"{n} emotion key{'s' if n != 1 else ''}; edits the key in effect at the "
                                       "playhead.")
         finally:
@@ -244,30 +252,32 @@ class ControlsPanel(QWidget):
         if current is not None:
             self.takes.scrollToItem(self.takes.item(current))
 
-    def current_emotion_index(self, request: GenerationRequest) -> int:
-        keys = request.emotion_keys
+    def current_emotion_index(self, request: GenerationSettings) -> int:
+        keys = request.performance.emotion_keys
         idx = 0
         for i, k in enumerate(keys):
             if k.time <= self.playhead_seconds + 1e-9:
                 idx = i
         return idx
 
-    def current_emotion_key(self, request: GenerationRequest) -> EmotionKey:
-        return request.emotion_keys[self.current_emotion_index(request)]
+    def current_emotion_key(self, request: GenerationSettings) -> EmotionKey:
+        return request.performance.emotion_keys[self.current_emotion_index(request)]
 
     # --- widgets -> model ---------------------------------------------------------------------------------------
-    def request(self) -> GenerationRequest:
-        """The request the widgets describe now."""
+    def request(self) -> GenerationSettings:
+        """The settings the widgets describe now."""
         r = self._request
-        keys = list(r.emotion_keys)
+        keys = list(r.performance.emotion_keys)
         i = self.current_emotion_index(r)
         keys[i] = EmotionKey(keys[i].time, EMOTIONS[self.emotion.currentIndex()], self.intensity.value())
-        return dataclasses.replace(
-            r, emotion_keys=tuple(keys), gaze=(self.gaze_yaw.value(), self.gaze_pitch.value()),
+        performance = dataclasses.replace(
+            r.performance, emotion_keys=tuple(keys), gaze=(self.gaze_yaw.value(), self.gaze_pitch.value()),
             eye_contact=self.eye_contact.value(), head_distance=self.head_distance.value(),
-            articulation=self.articulation.value(), engine=self.engine.currentData() or "procedural",
-            steps=self.steps.value(), guidance=self.guidance.value(), seed=self.seed.value(),
-            transcript=self.transcript.toPlainText().strip() or None)
+            articulation=self.articulation.value(), seed=self.seed.value())
+        options = dataclasses.replace(r.options, steps=self.steps.value(), guidance=self.guidance.value())
+        inputs = dataclasses.replace(r.inputs, transcript=self.transcript.toPlainText().strip() or None)
+        return dataclasses.replace(r, engine=self.engine.currentData() or "procedural", performance=performance,
+                                   options=options, inputs=inputs)
 
     def _emit(self, *_):
         if self._updating:
@@ -308,10 +318,10 @@ class ControlsPanel(QWidget):
             except PhoneticsError as exc:
                 self.problem.emit("Cannot use this phone file", str(exc))
                 return False
-        if (path or None) == self._request.phones_file:
+        if (path or None) == self._request.inputs.phones_file:
             return False
-        self._request = dataclasses.replace(self._request, phones_file=path or None)
-        self._show_phone_file(self._request.phones_file)
+        self._request = self._request.with_inputs(phones_file=path or None)
+        self._show_phone_file(self._request.inputs.phones_file)
         self._emit()
         return True
 
@@ -323,9 +333,15 @@ class ControlsPanel(QWidget):
             self.set_phone_file(path)
 
     def _engine_changed(self, *_):
-        self.steps.setEnabled(self.engine.currentData() == "neural")
-        self.guidance.setEnabled(self.engine.currentData() == "neural")
+        self._enable_engine_options()
         self._emit()
+
+    def _enable_engine_options(self) -> None:
+        """Sampler settings only for an engine that has a sampler."""
+        name = self.engine.currentData()
+        sampler = bool(name) and get_engine(name).caps.sampler
+        self.steps.setEnabled(sampler)
+        self.guidance.setEnabled(sampler)
 
     def _new_take(self) -> None:
         seed = random.randrange(1, 2**31 - 1)

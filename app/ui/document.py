@@ -30,6 +30,7 @@ class TakeVariant:
 
 class Document(QObject):
     take_replaced = Signal()
+    clip_changed = Signal()  # the open take's audio arrived (read in the background after the take opened)
     take_changed = Signal()
     history_changed = Signal()
     path_changed = Signal()
@@ -82,6 +83,11 @@ class Document(QObject):
         self.path_changed.emit()
         self.variants_changed.emit()
 
+    def attach_clip(self, clip: AudioClip | None) -> None:
+        """The open take's audio, once it has been read; the take, its history and edits stay as they are."""
+        self.clip = clip
+        self.clip_changed.emit()
+
     def mark_saved(self, path: Path) -> None:
         self.path = Path(path)
         self._never_saved = False
@@ -92,7 +98,8 @@ class Document(QObject):
 
     def add_variant(self, base: np.ndarray, meta: GenerationMeta) -> TakeVariant:
         self._variant_counter += 1
-        label = f"Take {self._variant_counter}  ·  seed {meta.seed}"  # the takes list adds how it was made
+        # The takes list adds how it was made.
+        label = f"Take {self._variant_counter}  ·  seed {meta.settings.performance.seed}"
         variant = TakeVariant(label, np.asarray(base, np.float32), meta)
         self.variants.append(variant)
         del self.variants[:-MAX_TAKES]

@@ -1,7 +1,8 @@
 """Opening, saving, exporting, recent files, the unsaved-changes prompt and crash recovery.
 
-Reading audio (decode + resample) and writing exports run in worker jobs; project files are small and are read and
-written on the GUI thread (atomically, by app.core.project).
+Reading audio (decode + resample) runs in the worker process (app.engines.runner), waited on by a worker thread, and
+exports run in worker threads; project files are small and are read and written on the GUI thread (atomically, by
+app.core.project). A project opens at once and its audio follows when it has been read.
 """
 
 from __future__ import annotations
@@ -13,12 +14,11 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox
 
 from app.core.paths import resources_dir
 from app.core.project import PROJECT_SUFFIX, ProjectFileError, load_project, save_project
+from app.core.settings import GenerationInputs, GenerationSettings
 from app.core.take import GenerationMeta, Take
 from app.core.timebase import FPS, frames_for_duration
-from app.io.audio import AudioError, load_audio
+from app.engines.runner import LoadAudio, shared_runner
 from app.io.export import ExportError, ExportOptions, read_take, write_take
-from app.io.sidecars import find_sidecars
-from app.ui.engine_bridge import GenerationRequest
 from app.ui.export_dialog import ExportDialog
 from app.ui.jobs import FunctionJob
 from app.ui.log_panel import log
@@ -101,12 +101,12 @@ class FileActions(QObject):
         self.w.statusBar().showMessage(f"Reading {path.name}…")
 
         def read():
-            return load_audio(path), (find_sidecars(path) if transcript is None else None)
+            return shared_runner().run(LoadAudio(str(path), sidecars=True))
 
         def loaded(result) -> None:
             clip, found = result
             text, phones_file = transcript, None
-            if found is not None:
+            if transcript is None:
                 for why in found.skipped:
                     log.warning("Not using %s", why)
                 if found.transcript_path is not None:
@@ -116,8 +116,8 @@ class FileActions(QObject):
                     phones_file = str(found.phones_path)
                     log.info("Phone timings from %s", found.phones_path.name)
             n = frames_for_duration(clip.duration, FPS)
-            request = GenerationRequest(transcript=text, phones_file=phones_file)
-            take = Take.rest(n, fps=FPS, name=path.stem, audio=clip.ref(), meta=request.meta())
+            request = GenerationSettings(inputs=GenerationInputs(transcript=text, phones_file=phones_file))
+            take = Take.rest(n, fps=FPS, name=path.stem, audio=clip.ref(), meta=GenerationMeta(settings=request))
             self.document.set_take(take, clip, None)
             self._opened(path)
             self.w.generate(request, tag="initial", immediate=True)
@@ -135,17 +135,29 @@ class FileActions(QObject):
             self.w.show_error("Cannot open project", str(exc))
             log.error("%s", exc)
             return False
-        clip = None
-        if take.audio is not None:
-            try:
-                clip = load_audio(take.audio.path)
-                if clip.sha256 != take.audio.sha256:
-                    log.warning("%s: the audio file changed since the take was made", Path(take.audio.path).name)
-            except AudioError as exc:
-                log.warning("Audio of %s not available (%s); curves open without sound", path.name, exc)
-        self.document.set_take(take, clip, path, saved=True)
+        self.document.set_take(take, None, path, saved=True)
+        self._load_take_audio(take, f"Audio of {path.name}")
         self._opened(path)
         return True
+
+    def _load_take_audio(self, take: Take, what: str) -> None:
+        """Read the take's audio in the worker process and attach it when it arrives (if the take is still open);
+        curves stay usable, without sound, if it cannot be read."""
+        if take.audio is None:
+            return
+        audio = take.audio
+
+        def loaded(clip) -> None:
+            if self.document.take is not take:
+                return
+            if clip.sha256 != audio.sha256:
+                log.warning("%s: the audio file changed since the take was made", Path(audio.path).name)
+            self.document.attach_clip(clip)
+
+        def failed(message: str, _details: str) -> None:
+            log.warning("%s not available (%s); the curves open without sound", what, message)
+
+        self._run(lambda: shared_runner().run(LoadAudio(audio.path)), loaded, failed)
 
     def _open_animation(self, path: Path) -> bool:
         try:
@@ -155,7 +167,7 @@ class FileActions(QObject):
             log.error("Cannot import %s: %s", path.name, exc)
             return False
         if take.meta.engine == "none":
-            take.meta = GenerationMeta(engine="imported")
+            take.meta = GenerationMeta(settings=GenerationSettings(engine="import"))
         self.document.set_take(take, None, None)
         self._opened(path)
         return True
@@ -273,14 +285,9 @@ class FileActions(QObject):
         except ProjectFileError as exc:
             self.w.show_error("Cannot restore", str(exc))
             return False
-        clip = None
-        if take.audio is not None:
-            try:
-                clip = load_audio(take.audio.path)
-            except AudioError as exc:
-                log.warning("Audio of the restored take is not available: %s", exc)
         original = Path(found.original_path) if found.original_path else None
-        self.document.set_take(take, clip, original, saved=False)
+        self.document.set_take(take, None, original, saved=False)
+        self._load_take_audio(take, "Audio of the restored take")
         log.info("Restored autosaved take %s", name)
         return True
 

@@ -14,11 +14,17 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
+from app.core.cancel import Cancelled
+from app.core.settings import GenerationSettings
+from app.engines.runner import Generate, run_generation, shared_runner
 from app.io.audio import AudioClip
-from app.ui.engine_bridge import GenerationCancelled, GenerationRequest, run_generation, run_generation_in_process
 
 DEBOUNCE_MS = 350
 PROGRESS_INTERVAL_S = 0.05  # at most 20 progress messages a second: the GUI thread has better things to do
+
+
+def _run_in_worker(clip: AudioClip, settings: GenerationSettings, progress, cancel):
+    return shared_runner().run(Generate(clip, settings), progress, cancel)
 
 
 class FunctionJob(QThread):
@@ -51,7 +57,7 @@ class FunctionJob(QThread):
     def run(self) -> None:  # worker thread
         try:
             result = self._fn(self._progress, self._cancel.is_set)
-        except GenerationCancelled:
+        except Cancelled:
             self.cancelled.emit()
             return
         except Exception as exc:
@@ -81,13 +87,13 @@ class GenerationController(QObject):
 
     def __init__(self, parent: QObject | None = None, debounce_ms: int = DEBOUNCE_MS, in_process: bool = True):
         super().__init__(parent)
-        # In a child process by default: the aligner holds the GIL for whole chunks (see engine_bridge).
-        self.runner = run_generation_in_process if in_process else run_generation
+        # In the worker process by default: the aligner holds the GIL for whole chunks (see app.engines.runner).
+        self.runner = _run_in_worker if in_process else run_generation
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(debounce_ms)
         self._timer.timeout.connect(self._start_pending)
-        self._pending: tuple[AudioClip, GenerationRequest, object] | None = None
+        self._pending: tuple[AudioClip, GenerationSettings, object] | None = None
         self._job: FunctionJob | None = None
         self.last_duration_s: float | None = None
         self._t0 = 0.0
@@ -96,9 +102,9 @@ class GenerationController(QObject):
     def busy(self) -> bool:
         return self._job is not None or self._pending is not None
 
-    def request(self, clip: AudioClip, request: GenerationRequest, tag: object = None, *,
+    def request(self, clip: AudioClip, settings: GenerationSettings, tag: object = None, *,
                 immediate: bool = False) -> None:
-        self._pending = (clip, request, tag)
+        self._pending = (clip, settings, tag)
         if self._job is not None:
             self._job.cancel()  # its result is dropped; the pending request starts when it stops
         if immediate:
@@ -133,10 +139,10 @@ class GenerationController(QObject):
     def _start_pending(self) -> None:
         if self._pending is None or self._job is not None:
             return  # a running job is being cancelled; _job_ended starts the pending one
-        clip, request, tag = self._pending
+        clip, settings, tag = self._pending
         self._pending = None
         runner = self.runner
-        job = FunctionJob(lambda progress, cancel: runner(clip, request, progress, cancel), self)
+        job = FunctionJob(lambda progress, cancel: runner(clip, settings, progress, cancel), self)
         job.progressed.connect(self.progressed)
         job.succeeded.connect(lambda result, j=job: self._on_success(j, result, tag))
         job.failed.connect(lambda msg, details, j=job: self._on_failure(j, msg, details))

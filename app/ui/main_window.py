@@ -6,7 +6,6 @@ The window wires models to views and user actions to commands; file handling liv
 
 from __future__ import annotations
 
-import dataclasses
 import time
 from pathlib import Path
 
@@ -25,12 +24,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.core.take import EmotionKey
+from app.core.settings import EmotionKey, GenerationSettings
+from app.engines.base import settings_to_regenerate
+from app.engines.runner import Transcribe, WarmUp, shared_runner
 from app.ui import actions
 from app.ui.controls_panel import ControlsPanel
 from app.ui.curve_editor import EDITOR_TABS, CurveEditor
 from app.ui.document import Document
-from app.ui.engine_bridge import GenerationRequest, device_description_in_process
 from app.ui.file_actions import FileActions
 from app.ui.jobs import FunctionJob, GenerationController
 from app.ui.live_panel import LivePanel
@@ -162,6 +162,7 @@ class MainWindow(QMainWindow):
     def _connect(self) -> None:
         d = self.document
         d.take_replaced.connect(self._take_replaced)
+        d.clip_changed.connect(self._clip_changed)
         d.take_changed.connect(self._take_changed)
         d.history_changed.connect(self._history_changed)
         d.path_changed.connect(self._update_title)
@@ -195,6 +196,15 @@ class MainWindow(QMainWindow):
 
     # --- model -> views ---------------------------------------------------------------------------------------------
     def _take_replaced(self) -> None:
+        if self.document.take is None:
+            return
+        self._clip_changed()
+        self._sync_controls(force=True)
+        self._frame_changed(self.context.frame)
+        self.timeline.info.setText(self._take_info())
+        self._update_title()
+
+    def _clip_changed(self) -> None:
         take, clip = self.document.take, self.document.clip
         if take is None:
             return
@@ -202,10 +212,6 @@ class MainWindow(QMainWindow):
         rate = clip.sample_rate if clip is not None else 16000
         self.timeline.set_take(take.num_frames, take.fps, samples, rate)
         self.playback.set_audio(samples, rate)
-        self._sync_controls(force=True)
-        self._frame_changed(self.context.frame)
-        self.timeline.info.setText(self._take_info())
-        self._update_title()
 
     def _take_changed(self) -> None:
         self._sync_controls()
@@ -216,9 +222,9 @@ class MainWindow(QMainWindow):
         if take is None or (take.meta is self._shown_meta and not force):
             return
         self._shown_meta = take.meta
-        request = GenerationRequest.from_meta(take.meta)
+        request = settings_to_regenerate(take.meta)
         self.controls.show_request(request)
-        self.timeline.emotions.set_keys(request.emotion_keys)
+        self.timeline.emotions.set_keys(request.performance.emotion_keys)
         self.timeline.info.setText(self._take_info())
 
     def _take_info(self) -> str:
@@ -226,7 +232,8 @@ class MainWindow(QMainWindow):
         if take is None:
             return ""
         m = take.meta
-        return (f"{take.num_frames} frames @ {take.fps:g} fps\n{take.duration:.2f} s · seed {m.seed}\n"
+        return (f"{take.num_frames} frames @ {take.fps:g} fps\n{take.duration:.2f} s · seed "
+                f"{m.settings.performance.seed}\n"
                 f"{m.engine_label()}"
                 + ("\n" + f"{len(take.locks)} lock(s)" if take.locks else ""))
 
@@ -263,7 +270,7 @@ class MainWindow(QMainWindow):
         self.controls.show_variants([f"{v.label}\n{v.meta.engine_label()}" for v in self.document.variants], current)
 
     # --- generation -------------------------------------------------------------------------------------------------
-    def generate(self, request: GenerationRequest | None = None, tag: str = "regen", immediate: bool = False) -> bool:
+    def generate(self, request: GenerationSettings | None = None, tag: str = "regen", immediate: bool = False) -> bool:
         clip = self.document.clip
         if clip is None:
             self.statusBar().showMessage("This take has no audio to generate from; open a WAV file", 6000)
@@ -272,11 +279,11 @@ class MainWindow(QMainWindow):
         self.generator.request(clip, request, tag, immediate=immediate)
         return True
 
-    def _controls_changed(self, request: GenerationRequest) -> None:
+    def _controls_changed(self, request: GenerationSettings) -> None:
         if self.live.is_live:  # while live the controls steer the live performance, not the open take
             self.live.set_controls(self.live_controls())
             return
-        self.timeline.emotions.set_keys(request.emotion_keys)
+        self.timeline.emotions.set_keys(request.performance.emotion_keys)
         self.generate(request)
 
     # --- live mode ---------------------------------------------------------------------------------------------
@@ -284,14 +291,9 @@ class MainWindow(QMainWindow):
         """The Performance panel's controls as live-mode controls (the emotion key at the playhead)."""
         from app.engines.streaming import LiveControls
 
-        request = self.controls.request()
-        key = self.controls.current_emotion_key(request)
-        self.live.seed = request.seed
-        return LiveControls(emotion=key.emotion, intensity=float(np.clip(key.intensity, 0.0, 1.0)),
-                            gaze=(float(request.gaze[0]), float(request.gaze[1])),
-                            eye_contact=float(np.clip(request.eye_contact, 0.0, 1.0)),
-                            head_distance=float(np.clip(request.head_distance, 10.0, 1000.0)),
-                            articulation=float(np.clip(request.articulation, 0.0, 2.0)))
+        performance = self.controls.request().performance
+        self.live.seed = performance.seed
+        return LiveControls.from_performance(performance, self.controls.playhead_seconds)
 
     def _live_changed(self, live: bool) -> None:
         if live:
@@ -311,24 +313,21 @@ class MainWindow(QMainWindow):
         if clip is None:
             self.show_error("Nothing to transcribe", "Open a recording first.")
             return None
-        from app.engines.phonetics.pocketsphinx_aligner import align_audio
-
-        job = FunctionJob(lambda progress, cancel: align_audio(clip.samples, clip.sample_rate, None,
-                                                               lambda f: progress(f, "Transcribing"), cancel))
+        # In the worker process: PocketSphinx holds the GIL for whole chunks, which would freeze the window.
+        job = FunctionJob(lambda progress, cancel: shared_runner().run(Transcribe(clip), progress, cancel), self)
         self.controls.show_transcribing(True)
         self.statusBar().showMessage("Transcribing the recording…")
 
-        def done(alignment) -> None:
-            words = " ".join(w.word for w in alignment.words)
+        def done(result) -> None:
             if self.document.clip is not clip:  # another file was opened meanwhile
                 return
-            if not words:
+            if not result.text:
                 self.statusBar().showMessage("No words recognised", 6000)
                 log.warning("Transcribe: no words recognised in %s", Path(clip.path).name if clip.path else "the audio")
                 return
-            log.info("Transcribed %d words; check them in the transcript box", len(alignment.words))
-            self.statusBar().showMessage(f"Transcribed {len(alignment.words)} words: check and correct them", 8000)
-            self.controls.set_transcript(words)
+            log.info("Transcribed %d words; check them in the transcript box", result.words)
+            self.statusBar().showMessage(f"Transcribed {result.words} words: check and correct them", 8000)
+            self.controls.set_transcript(result.text)
 
         def failed(message: str, _details: str) -> None:
             self.show_error("Cannot transcribe", message)
@@ -343,16 +342,16 @@ class MainWindow(QMainWindow):
         return job
 
     def set_emotion_keys(self, keys) -> None:
-        request = dataclasses.replace(self.controls.request(), emotion_keys=tuple(keys))
+        request = self.controls.request().with_performance(emotion_keys=tuple(keys))
         self.controls.show_request(request)
-        self.timeline.emotions.set_keys(request.emotion_keys)
+        self.timeline.emotions.set_keys(request.performance.emotion_keys)
         self.generate(request, immediate=True)
 
     def add_emotion_key(self, seconds: float) -> None:
         request = self.controls.request()
         current = self.controls.current_emotion_key(request)
         frame_time = round(seconds * self.context.fps) / self.context.fps
-        keys = [k for k in request.emotion_keys if abs(k.time - frame_time) > 1e-9]
+        keys = [k for k in request.performance.emotion_keys if abs(k.time - frame_time) > 1e-9]
         keys.append(EmotionKey(frame_time, current.emotion, current.intensity))
         self.set_emotion_keys(sorted(keys, key=lambda k: k.time))
 
@@ -392,10 +391,10 @@ class MainWindow(QMainWindow):
         self.document.add_variant(take.base, meta)
         secs = self.generator.last_duration_s or 0.0
         log.info("Generated %.2f s of animation in %.2f s (%s engine, seed %d)", take.duration, secs, meta.engine,
-                 meta.seed)
-        if meta.extra.get("phones_error"):
+                 meta.settings.performance.seed)
+        if meta.provenance.phones_error:
             log.warning("The transcript was not used: %s. The take follows the audio alone.",
-                        meta.extra["phones_error"])
+                        meta.provenance.phones_error)
             self.statusBar().showMessage(f"Generated in {secs:.2f} s from the audio alone: the transcript did not "
                                          f"fit (see the log)", 8000)
         else:
@@ -416,7 +415,7 @@ class MainWindow(QMainWindow):
         self.cancel_button.setVisible(False)
 
     def _probe_device(self) -> None:
-        job = FunctionJob(lambda _p, _c: device_description_in_process(), self)
+        job = FunctionJob(lambda _p, _c: _warm_up(), self)
         job.succeeded.connect(lambda text: (self.device_label.setText(f"engine device: {text}"),
                                             log.info("Engine device: %s", text)))
         job.finished.connect(job.deleteLater)
@@ -574,6 +573,14 @@ class MainWindow(QMainWindow):
         self.recovery.end_session()
         self.log_panel.detach()
         self.preview.close_view()
+
+
+def _warm_up() -> str:
+    """The worker process started, torch imported and the neural model loaded there; the device description."""
+    try:
+        return str(shared_runner().run(WarmUp(), timeout_s=120.0))
+    except Exception:  # nothing cancels a warm-up; a worker that fails it leaves the CPU default
+        return "CPU"
 
 
 def _fit_frames(base: np.ndarray, n: int) -> np.ndarray:

@@ -9,12 +9,11 @@ offset can open the lips on a /p/. Everything ends inside each control's range.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 
 from app.core.rig import load_rig
-from app.core.take import EMOTIONS, EmotionKey
+from app.core.settings import EMOTIONS, PerformanceControls
 from app.core.timebase import FPS, frames_for_duration
 from app.engines.phonetics.segments import PhoneSegment
 
@@ -27,24 +26,6 @@ from .signals import phrase_breaks, syllables
 from .upper_face import apply_nose, apply_upper_face
 
 _STREAMS = ("blinks", "gaze", "brows", "head", "nose")
-
-
-@dataclass(frozen=True)
-class PerformanceControls:
-    emotion_keys: tuple[EmotionKey, ...] = (EmotionKey(0.0, "neutral", 0.0),)
-    gaze: tuple[float, float] = (0.0, 0.0)  # yaw, pitch in degrees
-    eye_contact: float = 1.0  # 0..1
-    head_distance: float = 60.0  # cm from the camera
-    articulation: float = 1.0  # gain on mouth motion (0..2)
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.eye_contact <= 1.0:
-            raise ValueError(f"eye contact must be within 0..1, got {self.eye_contact}")
-        if not 0.0 <= self.articulation <= 2.0:
-            raise ValueError(f"articulation must be within 0..2, got {self.articulation}")
-        if not 10.0 <= self.head_distance <= 1000.0:
-            raise ValueError(f"head distance must be within 10..1000 cm, got {self.head_distance}")
 
 
 def _streams(seed: int) -> dict[str, np.random.Generator]:
