@@ -70,8 +70,9 @@ def evaluate(corpus: CT.Corpus, split: str, generators: dict, clips: int,
 
 def _procedural(recognise, threshold: float, closure: float):
     """A generator: the procedural engine on the recogniser's phones, with the corpus's emotion as keys."""
+    from app.core.settings import PerformanceControls
     from app.engines.phonetics.mouth_shapes import frames_to_segments
-    from app.engines.procedural.engine import PerformanceControls, synthesize
+    from app.engines.procedural.engine import synthesize
 
     def gen(a, n, w, g, d, i, track):
         phones = frames_to_segments(recognise(a, n), threshold, closure)

@@ -148,8 +148,9 @@ def _conditions(rng: np.random.Generator, n: int) -> tuple[tuple[EmotionKey, ...
 
 def render(utt: Utterance, rng: np.random.Generator) -> dict:
     """Teacher curves and per-frame conditions for one utterance."""
+    from app.core.settings import PerformanceControls
     from app.engines.procedural import emotion as E
-    from app.engines.procedural.engine import PerformanceControls, synthesize
+    from app.engines.procedural.engine import synthesize
 
     n = frames_for_duration(len(utt.audio) / SAMPLE_RATE)
     keys, gaze, dist = _conditions(rng, n)

@@ -16,15 +16,13 @@ from dataclasses import dataclass
 
 import torch
 
+from app.core.cancel import Cancelled
+
 # denoiser(x (B,n,L), t (B,), starts (first frame of each window), n, ctx (B,n,L), ctx_mask (B,n))
 #   -> velocity (or latents, for a direct model) (B,n,L)
 Denoiser = Callable[[torch.Tensor, torch.Tensor, list[int], int, torch.Tensor, torch.Tensor], torch.Tensor]
 # project(x1_hat (1,n,L), start, stop, gen_from) -> corrected x1_hat; frames before gen_from are context
 Projector = Callable[[torch.Tensor, int, int, int], torch.Tensor]
-
-
-class SamplingCancelled(Exception):  # noqa: N818 - a state, not a failure
-    """cancel() returned True; sampling stopped between steps."""
 
 
 @dataclass(frozen=True)
@@ -112,7 +110,7 @@ def sample_sequence(denoiser: Denoiser, num_frames: int, latent_dim: int, *, win
     per step; each window's context is the previous window's clean estimate from the step before, and the small
     remaining step at each join is removed by :func:`smooth_join`. ``direct``: the denoiser returns latents in one
     pass (the regression baseline); ``steps`` is ignored. ``callback`` gets {"step", "steps", "fraction"} after
-    every network call; ``cancel`` is polled there and raises SamplingCancelled when it returns True.
+    every network call; ``cancel`` is polled there and raises app.core.cancel.Cancelled when it returns True.
     ``shift`` places the steps in time (:func:`time_grid`).
     """
     if mode not in ("lockstep", "sequential"):
@@ -128,7 +126,7 @@ def sample_sequence(denoiser: Denoiser, num_frames: int, latent_dim: int, *, win
         if callback is not None:
             callback({"step": calls[0], "steps": calls[1], "fraction": calls[0] / calls[1]})
         if cancel is not None and cancel():
-            raise SamplingCancelled("sampling was cancelled")
+            raise Cancelled("sampling was cancelled")
 
     # Lockstep keeps every window's latest clean estimate so the next window can read its tail as context.
     estimate = torch.zeros(num_frames, latent_dim, device=device)

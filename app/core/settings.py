@@ -181,6 +181,19 @@ class GenerationSettings:
         if not isinstance(self.engine, str) or not self.engine:
             raise SettingsError(f"engine must be a name, got {self.engine!r}")
 
+    @classmethod
+    def of(cls, engine: str = "procedural", **values) -> GenerationSettings:
+        """Settings from flat keywords, each routed to its section by name (``seed=3, steps=1, transcript=...``);
+        an unknown name is a TypeError."""
+        sections = {}
+        for section_cls, name in ((PerformanceControls, "performance"), (EngineOptions, "options"),
+                                  (GenerationInputs, "inputs")):
+            names = {f.name for f in fields(section_cls)}
+            sections[name] = section_cls(**{k: values.pop(k) for k in list(values) if k in names})
+        if values:
+            raise TypeError(f"unknown generation settings: {', '.join(sorted(values))}")
+        return cls(engine=engine, **sections)
+
     def with_performance(self, **changes) -> GenerationSettings:
         return replace(self, performance=replace(self.performance, **changes))
 

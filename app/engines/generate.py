@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from app.core.cancel import CancelFn, Cancelled, check
+from app.core.cancel import CancelFn, check
 from app.core.settings import GenerationSettings, Provenance
 from app.core.take import GenerationMeta, Take
 from app.core.timebase import FPS, frames_for_duration
@@ -87,11 +87,7 @@ def phone_alignment(clip, settings: GenerationSettings, progress: ProgressFn | N
         from app.engines.phonetics.pocketsphinx_aligner import align_audio
 
         return align_audio(clip.samples, clip.sample_rate, inputs.transcript, progress, cancel)
-    except Cancelled:
-        raise
     except PhoneticsError as exc:
-        if type(exc).__name__ == "Cancelled":  # the aligner's own cancellation, until it raises the shared one
-            raise Cancelled(str(exc)) from None
         raise GenerateError(str(exc)) from None
 
 
@@ -224,11 +220,7 @@ class NeuralEngine:
                                             steps=o.steps, guidance=o.guidance,
                                             phones=alignment.phones if alignment else None, track=track,
                                             phone_guidance=phone_guidance)
-        except Cancelled:
-            raise
         except neural.NeuralEngineError as exc:
-            if type(exc).__name__ == "GenerationCancelled":  # the engine's own cancellation, until it raises ours
-                raise Cancelled(str(exc)) from None
             raise GenerateError(str(exc)) from None
         seconds["synthesis"] = round(time.perf_counter() - t1, 3)
         return curves, Provenance(**notes, seconds=seconds)

@@ -14,11 +14,10 @@ from typing import Protocol
 import numpy as np
 
 from app.core.rig import NUM_CONTROLS, RigSpec, load_rig
+from app.core.speech import BILABIAL_PHONES, SILENCE
 from app.core.timebase import FPS
 
-BILABIAL_PHONES = frozenset({"P", "B", "M"})
 OPEN_VOWEL_PHONES = frozenset({"AA", "AE", "AH", "AO", "AW", "AY"})
-SILENCE = "SIL"
 MAX_LAG_FRAMES = 15
 ENVELOPE_FLOOR_DB = 60.0
 ENVELOPE_WINDOW_FRAMES = 2

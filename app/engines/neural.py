@@ -26,10 +26,6 @@ class NeuralEngineError(Exception):
     """The neural engine cannot run: no checkpoint, a bad checkpoint, or bad input."""
 
 
-class GenerationCancelled(NeuralEngineError):  # noqa: N818 - a state, not a failure
-    """cancel() returned True."""
-
-
 def _device() -> str:
     import torch
 
@@ -86,15 +82,14 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
                     checkpoint: str | Path | None = None, device: str | None = None) -> np.ndarray:
     """(frames, 180) float32 base curves for ``clip`` (AudioClip: 16 kHz mono float32 ``samples``).
 
-    ``settings``: GenerateSettings (seed, emotion_keys, gaze, head_distance, articulation; eye_contact is not a
+    ``settings``: PerformanceControls (seed, emotion_keys, gaze, head_distance, articulation; eye_contact is not a
     condition of the trained model). ``locked``: (mask (frames,180) bool, values (frames,180)) kept exactly.
     ``phones``: PhoneSegments aligned to the clip (from a transcript), for a model that takes a phone track
     (:func:`uses_phones`); ignored by one that does not. ``track``: instead of ``phones``, the mouth-shape class per
     frame ((frames,) int, -1 = unknown), as the recogniser gives it from the audio alone; ``phone_guidance``
     overrides the checkpoint's guidance along the track. ``progress`` gets 0..1; ``cancel`` returning True raises
-    GenerationCancelled."""
+    app.core.cancel.Cancelled."""
     from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, Locked
-    from models.sampling import SamplingCancelled
 
     samples = np.asarray(clip.samples, dtype=np.float32)
     if getattr(clip, "sample_rate", SAMPLE_RATE) != SAMPLE_RATE:
@@ -122,13 +117,10 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
         from app.core.speech import viseme_frames
 
         track = viseme_frames([(p.phone, p.start, p.end) for p in phones], n)
-    try:
-        curves = model.generate(samples, n, w, gaze, dist, seed=int(getattr(settings, "seed", 0)),
-                                steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel,
-                                guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance), phones=track,
-                                phone_guidance=phone_guidance, channels=rig_channels())
-    except SamplingCancelled as exc:
-        raise GenerationCancelled("generation was cancelled") from exc
+    curves = model.generate(samples, n, w, gaze, dist, seed=int(getattr(settings, "seed", 0)),
+                            steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel,
+                            guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance), phones=track,
+                            phone_guidance=phone_guidance, channels=rig_channels())
     articulation = float(getattr(settings, "articulation", 1.0))
     if articulation != 1.0:
         curves = _scale_articulation(curves, articulation)

@@ -86,8 +86,9 @@ def random_conditions(rng: np.random.Generator, duration: float) -> dict:
 
 def render_targets(phones, samples: np.ndarray, cond: dict) -> Labels:
     """The teacher: the procedural engine with the known phones (no recognition) and the drawn conditions."""
+    from app.core.settings import PerformanceControls
     from app.engines.procedural import emotion as E
-    from app.engines.procedural.engine import PerformanceControls, synthesize
+    from app.engines.procedural.engine import synthesize
 
     n = frames_for_duration(len(samples) / SAMPLE_RATE, FPS)
     controls = PerformanceControls(**cond)

@@ -4,7 +4,8 @@ import pytest
 from app.core.history import History, SetKeys
 from app.core.keys import Keys
 from app.core.rig import load_rig
-from app.core.take import Lock, Take
+from app.core.settings import GenerationSettings
+from app.core.take import GenerationMeta, Lock, Take
 
 rig = load_rig()
 JAW = rig.index("CTRL_C_jaw-translateY")
@@ -76,8 +77,9 @@ def test_regenerate_undo_restores_base_and_meta():
     t.set_locks([Lock(0, 10, (JAW,))])
     new = rig.rest_curves(100)
     new[:, JAW] = 0.7
-    h.regenerate(new, t.with_meta(engine="procedural", seed=4))
-    assert t.meta.seed == 4 and t.evaluate()[50, JAW] == pytest.approx(0.7) and t.evaluate()[5, JAW] == 0
+    h.regenerate(new, GenerationMeta(settings=GenerationSettings.of(seed=4)))
+    assert t.meta.settings.performance.seed == 4
+    assert t.evaluate()[50, JAW] == pytest.approx(0.7) and t.evaluate()[5, JAW] == 0
     h.undo()
     assert t.meta.engine == "none" and t.evaluate()[50, JAW] == 0
 

@@ -3,6 +3,7 @@ import pytest
 
 from app.core.keys import Interp, Keys
 from app.core.rig import load_rig
+from app.core.settings import GenerationSettings, Provenance, SettingsError
 from app.core.take import EmotionKey, GenerationMeta, Lock, Take, blend_locked
 
 rig = load_rig()
@@ -92,20 +93,35 @@ def test_locked_mask():
     assert m[5:10, JAW].all() and not m[5:10, BLINK].any() and m[100:, :].all() and not m[10:100].any()
 
 
-def test_engine_label_names_the_sampler_settings():
-    assert GenerationMeta(engine="procedural", extra={"steps": 3}).engine_label() == "procedural"
-    assert GenerationMeta(engine="neural", extra={"steps": 2, "guidance": 1.5}).engine_label() == \
-        "neural, 2 steps, guidance 1.5"
-    assert GenerationMeta(engine="neural", extra={"steps": 1, "guidance": 0.0}).engine_label() == \
-        "neural, 1 step, guidance 0"
-    assert GenerationMeta(engine="neural", extra={"steps": 2, "guidance": 1.0, "phones": 31}).engine_label() == \
+def _meta(engine: str, **provenance) -> GenerationMeta:
+    return GenerationMeta(settings=GenerationSettings(engine=engine), provenance=Provenance(**provenance))
+
+
+def test_engine_label_names_what_the_engine_did():
+    assert _meta("procedural").engine_label() == "procedural"
+    assert _meta("neural", steps=2, guidance=1.5).engine_label() == "neural, 2 steps, guidance 1.5"
+    assert _meta("neural", steps=1, guidance=0.0).engine_label() == "neural, 1 step, guidance 0"
+    assert _meta("neural", steps=2, guidance=1.0, phones_source="forced", phones=31).engine_label() == \
         "neural, 2 steps, guidance 1, transcript phones"
+    assert _meta("procedural", phones_source="file", phones=31).engine_label() == "procedural, phone file"
     recognised = {"phones_source": "recognised", "unsure_fraction": 0.123, "phones": 40}
-    assert GenerationMeta(engine="procedural", extra=recognised).engine_label() == \
-        "procedural, mouth shapes from audio (12% unsure)"
-    assert GenerationMeta(engine="neural", extra={"steps": 2, **recognised}).engine_label() == \
+    assert _meta("procedural", **recognised).engine_label() == "procedural, mouth shapes from audio (12% unsure)"
+    assert _meta("neural", steps=2, **recognised).engine_label() == \
         "neural, 2 steps, mouth shapes from audio (12% unsure)"
-    assert GenerationMeta(engine="neural", extra={"phones_source": "recognised", "unsure_fraction": "x"}
-                          ).engine_label() == "neural, mouth shapes from audio"
-    # A project written by hand may carry anything in extra: the label keeps to what it can read.
-    assert GenerationMeta(engine="neural", extra={"steps": "two", "guidance": None}).engine_label() == "neural"
+
+
+def test_settings_survive_json_and_refuse_what_is_out_of_range():
+    settings = GenerationSettings.of(engine="neural", seed=4, gaze=(3.0, -1.0), steps=3, guidance=0.0,
+                                     emotion_keys=(EmotionKey(0.0, "sad", 0.4), EmotionKey(1.5, "happy", 1.0)),
+                                     transcript="  hello  ", closure_threshold=0.3)
+    assert settings.inputs.transcript == "hello"  # blank space trimmed once, here
+    assert GenerationSettings.from_json(settings.to_json()) == settings
+    assert settings.performance.key_at(1.0).emotion == "sad" and settings.performance.key_at(2.0).emotion == "happy"
+    for bad, match in (({"eye_contact": 1.5}, "eye contact"), ({"articulation": -1}, "articulation"),
+                       ({"gaze": (90.0, 0.0)}, "gaze yaw"), ({"head_distance": float("nan")}, "head distance"),
+                       ({"steps": 2.5}, "sampling steps"), ({"guidance": 9}, "guidance"),
+                       ({"threshold": 2}, "confidence"), ({"seed": "x"}, "seed"), ({"emotion_keys": ()}, "emotion")):
+        with pytest.raises(SettingsError, match=match):
+            GenerationSettings.of(**bad)
+    with pytest.raises(SettingsError, match="unknown options"):
+        GenerationSettings.from_json({"options": {"warp": 1}})

@@ -10,7 +10,7 @@ import pytest
 
 from app.__main__ import main
 from app.engines.batch import MANIFEST_NAME, BatchError, BatchOptions, plan_lines, read_manifest, run_batch
-from app.engines.generate import GenerateSettings
+from app.engines.generate import GenerationSettings
 
 DATA = Path(__file__).parent / "data"
 PASS = DATA / "asterisk-agent-pass.wav"
@@ -72,13 +72,14 @@ def test_a_csv_list_gives_each_line_its_transcript_emotion_seed_and_output(tmp_p
     assert [line.name for line in lines] == ["hero/l01", "asterisk-all-circuits-busy-now"]
     assert lines[0].seed == 7 and lines[0].emotion == "happy:0.5" and lines[0].transcript is None
     assert lines[1].transcript == "All circuits are busy now."
-    summary = run_batch(lines, tmp_path / "out", BatchOptions(base=GenerateSettings(), suffix=".vrig"))
+    summary = run_batch(lines, tmp_path / "out", BatchOptions(base=GenerationSettings.of(), suffix=".vrig"))
     assert (summary.done, summary.failed) == (2, 0) and summary.audio_seconds > 5
     from app.core.project import load_project
 
     take = load_project(tmp_path / "out" / "hero" / "l01.vrig")
-    assert take.meta.seed == 7 and take.meta.emotion_keys[0].emotion == "happy"
-    assert take.meta.emotion_keys[0].intensity == pytest.approx(0.5)
+    p = take.meta.settings.performance
+    assert p.seed == 7 and p.emotion_keys[0].emotion == "happy"
+    assert take.meta.settings.performance.emotion_keys[0].intensity == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize("text,message", [

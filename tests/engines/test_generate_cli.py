@@ -14,9 +14,9 @@ from app.commands import generate as gen_cmd
 from app.core.project import load_project
 from app.core.take import EmotionKey, Lock
 from app.engines.generate import (
+    Cancelled,
     GenerateError,
-    GenerateSettings,
-    GenerationCancelled,
+    GenerationSettings,
     engine_names,
     generate_take,
     regenerate,
@@ -55,13 +55,14 @@ def phones_file(clip, tmp_path_factory):
 
 def test_generate_take_with_transcript(clip):
     seen = []
-    take = generate_take(clip, GenerateSettings(transcript=TEXT, seed=3,
+    take = generate_take(clip, GenerationSettings.of(transcript=TEXT, seed=3,
                                                 emotion_keys=(EmotionKey(0, "happy", 0.7),)), progress=seen.append)
     assert take.base.shape == (int(clip.duration * 60) + 1, 180)
     assert take.audio is not None and take.audio.sha256 == clip.sha256
-    assert take.meta.engine == "procedural" and take.meta.seed == 3 and take.meta.transcript == TEXT
-    assert take.meta.emotion_keys[0].emotion == "happy"
-    assert take.meta.extra["phones_source"] == "forced" and take.meta.extra["phones"] > 20
+    assert take.meta.engine == "procedural" and take.meta.settings.performance.seed == 3
+    assert take.meta.settings.inputs.transcript == TEXT
+    assert take.meta.settings.performance.emotion_keys[0].emotion == "happy"
+    assert take.meta.provenance.phones_source == "forced" and take.meta.provenance.phones > 20
     assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
 
 
@@ -73,42 +74,43 @@ def test_neural_engine_follows_the_transcripts_phones(clip, phones_file):
 
     alignment = read_phone_file(phones_file)
     seen = []
-    heard = generate_take(clip, GenerateSettings(engine="neural", seed=3))
-    told = generate_take(clip, GenerateSettings(engine="neural", seed=3, transcript=TEXT), progress=seen.append)
+    heard = generate_take(clip, GenerationSettings.of(engine="neural", seed=3))
+    told = generate_take(clip, GenerationSettings.of(engine="neural", seed=3, transcript=TEXT), progress=seen.append)
     # No transcript: the mouth-shape recogniser reads the phones from the audio, and the take says how sure it was.
-    assert heard.meta.extra["phones_source"] == "recognised" and 0 <= heard.meta.extra["unsure_fraction"] <= 1
-    assert told.meta.extra["phones_source"] == "forced" and told.meta.extra["phones"] > 20
+    assert heard.meta.provenance.phones_source == "recognised" and 0 <= heard.meta.provenance.unsure_fraction <= 1
+    assert told.meta.provenance.phones_source == "forced" and told.meta.provenance.phones > 20
     assert seen[-1] == 1.0 and all(b >= a for a, b in zip(seen, seen[1:], strict=False))
     assert np.abs(told.base - heard.base).max() > 0.05
     figures = M.evaluate(told.evaluate(), alignment.phones, clip.samples, clip.sample_rate)
     assert figures.bilabials >= 3 and figures.closed == figures.bilabials
     # A phone file does the same without PocketSphinx.
-    filed = generate_take(clip, GenerateSettings(engine="neural", seed=3, phones_file=str(phones_file)))
-    assert filed.meta.extra["phones_file"] == str(phones_file)
+    filed = generate_take(clip, GenerationSettings.of(engine="neural", seed=3, phones_file=str(phones_file)))
+    assert filed.meta.settings.inputs.phones_file == str(phones_file)
     np.testing.assert_allclose(filed.base, told.base, atol=1e-5)
 
 
 def test_unknown_engine_and_cancel(clip):
     assert "procedural" in engine_names()
     with pytest.raises(GenerateError, match="unknown engine 'nonesuch'"):
-        generate_take(clip, GenerateSettings(engine="nonesuch"))
-    with pytest.raises(GenerationCancelled):
-        generate_take(clip, GenerateSettings(transcript=TEXT), cancel=lambda: True)
+        generate_take(clip, GenerationSettings.of(engine="nonesuch"))
+    with pytest.raises(Cancelled):
+        generate_take(clip, GenerationSettings.of(transcript=TEXT), cancel=lambda: True)
 
 
 def test_bad_settings_are_generate_errors(clip, phones_file):
     with pytest.raises(GenerateError, match="eye contact"):
-        generate_take(clip, GenerateSettings(phones_file=str(phones_file), eye_contact=3.0))
+        generate_take(clip, GenerationSettings.of(phones_file=str(phones_file), eye_contact=3.0))
 
 
 def test_regenerate_keeps_locks_and_updates_meta(clip, phones_file):
-    take = generate_take(clip, GenerateSettings(phones_file=str(phones_file), seed=1))
+    take = generate_take(clip, GenerationSettings.of(phones_file=str(phones_file), seed=1))
     take.set_locks([Lock(20, 60)])
     held = take.base[20:60].copy()
-    regenerate(take, GenerateSettings(phones_file=str(phones_file), seed=2,
+    regenerate(take, GenerationSettings.of(phones_file=str(phones_file), seed=2,
                                       emotion_keys=(EmotionKey(0, "angry", 1.0),)), clip)
     np.testing.assert_array_equal(take.base[20:60], held)
-    assert take.meta.seed == 2 and take.meta.emotion_keys[0].emotion == "angry"
+    p = take.meta.settings.performance
+    assert p.seed == 2 and p.emotion_keys[0].emotion == "angry"
     brow = take.rig.index("CTRL_L_brow_down-translateY")
     assert take.base[100:, brow].mean() > 0.4
 
@@ -122,8 +124,9 @@ def test_cli_writes_a_project_with_transcript_file(tmp_path, clip):
                "--seed", "7", "--quiet") == 0
     take = load_project(out)
     assert take.num_frames == int(clip.duration * 60) + 1
-    assert take.meta.seed == 7 and take.meta.gaze == (10.0, -5.0) and take.meta.transcript == TEXT
-    assert take.meta.emotion_keys[0] == EmotionKey(0.0, "sad", 0.6)
+    p = take.meta.settings.performance
+    assert p.seed == 7 and p.gaze == (10.0, -5.0) and take.meta.settings.inputs.transcript == TEXT
+    assert take.meta.settings.performance.emotion_keys[0] == EmotionKey(0.0, "sad", 0.6)
 
 
 @needs_clip
@@ -152,7 +155,8 @@ def test_cli_emotion_keys_files(tmp_path, phones_file):
         out = tmp_path / f"{keys.stem}{keys.suffix}.vrig"
         assert cli(str(CLIP), "-o", str(out), "--phones", str(phones_file), "--emotion-keys", str(keys),
                    "--quiet") == 0
-    assert [k.emotion for k in load_project(tmp_path / "keys.csv.vrig").meta.emotion_keys] == ["neutral", "happy"]
+    keyed = load_project(tmp_path / "keys.csv.vrig").meta.settings.performance
+    assert [k.emotion for k in keyed.emotion_keys] == ["neutral", "happy"]
     bad = tmp_path / "bad.csv"
     bad.write_text("0,elated,0.5\n")
     with pytest.raises(CommandError, match="line 1: unknown emotion 'elated'"):
@@ -184,7 +188,7 @@ def test_neural_take_survives_a_transcript_that_does_not_fit(tmp_path, capsys):
     assert cli(str(CLIP), "-o", str(out), "--engine", "neural", "--seed", "3", "--transcript",
                "The weather in Paris is lovely today and tomorrow as well") == 0
     take = load_project(out)
-    assert "does not match the speech" in take.meta.extra["phones_error"] and "phones" not in take.meta.extra
+    assert "does not match the speech" in take.meta.provenance.phones_error and "phones" not in take.meta.extra
     assert "the transcript was not used" in capsys.readouterr().err
     plain = tmp_path / "p.vrig"
     assert cli(str(CLIP), "-o", str(plain), "--engine", "neural", "--seed", "3", "--quiet") == 0
@@ -220,13 +224,13 @@ def test_cli_neural_guidance(tmp_path):
     assert cli(str(CLIP), "-o", str(guided), "--engine", "neural", "--seed", "3", "--guidance", "1.5",
                "--quiet") == 0
     a, b = load_project(plain), load_project(guided)
-    assert a.meta.extra["guidance"] == 1.0 and b.meta.extra["guidance"] == 1.5
+    assert a.meta.provenance.guidance == 1.0 and b.meta.provenance.guidance == 1.5
     assert np.isfinite(b.base).all() and not np.allclose(a.base, b.base)
     # Guidance pushes away from the unconditional motion: the mouth moves more.
     mouth = [i for i, name in enumerate(a.rig.channel_names) if "mouth" in name.lower() or "jaw" in name.lower()]
     assert b.base[:, mouth].std(0).mean() > a.base[:, mouth].std(0).mean()
     zero = tmp_path / "zero.vrig"  # 0 is allowed (no conditioning on the first step) and must not become the default
     assert cli(str(CLIP), "-o", str(zero), "--engine", "neural", "--seed", "3", "--guidance", "0", "--quiet") == 0
-    assert load_project(zero).meta.extra["guidance"] == 0.0
+    assert load_project(zero).meta.provenance.guidance == 0.0
     with pytest.raises(CommandError, match="--guidance must be between 0 and 5"):
         cli(str(CLIP), "-o", str(tmp_path / "x.vrig"), "--engine", "neural", "--guidance", "9")

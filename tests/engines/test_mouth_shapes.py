@@ -10,7 +10,7 @@ import pytest
 
 from app.core.timebase import FPS, SAMPLE_RATE
 from app.engines import metrics as M
-from app.engines.generate import GenerateSettings, generate_take
+from app.engines.generate import GenerationSettings, generate_take
 from app.engines.phonetics.mouth_shapes import (
     CLASS_PHONES,
     CLOSURE_THRESHOLD,
@@ -136,8 +136,8 @@ def test_recogniser_hears_the_closures_of_real_speech(clip):
 def test_both_engines_use_the_recogniser_without_a_transcript(clip, engine):
     from app.engines.phonetics.pocketsphinx_aligner import align_audio
 
-    take = generate_take(clip, GenerateSettings(engine=engine, seed=1))
-    assert take.meta.extra["phones_source"] == "recognised"
+    take = generate_take(clip, GenerationSettings.of(engine=engine, seed=1))
+    assert take.meta.provenance.phones_source == "recognised"
     truth = align_audio(clip.samples, clip.sample_rate, "Please enter your password followed by the pound key.")
     fig = M.evaluate(take.evaluate(), truth.phones, clip.samples, clip.sample_rate)
     assert fig.bilabials >= 3 and fig.closed >= fig.bilabials - 1
@@ -157,7 +157,7 @@ def test_no_speech_gives_a_resting_mouth(engine, kind):
     audio = {"silence": np.zeros(n), "noise": rng.normal(0, 0.01, n),
              "hum": 0.2 * np.sin(2 * np.pi * 50 * t) + 0.1 * np.sin(2 * np.pi * 100 * t),
              "clipped noise": np.clip(rng.normal(0, 0.5, n), -0.2, 0.2)}[kind]
-    take = generate_take(_clip(audio), GenerateSettings(engine=engine, seed=0))
+    take = generate_take(_clip(audio), GenerationSettings.of(engine=engine, seed=0))
     opening = M.mouth_opening(take.evaluate())
     assert np.isfinite(take.base).all()
     assert np.percentile(opening, 90) < 0.12, f"{kind}: the mouth opens to {np.percentile(opening, 90):.3f}"

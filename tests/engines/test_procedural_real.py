@@ -13,7 +13,7 @@ pytestmark = pytest.mark.slow
 
 def test_targets_met_on_real_voices():
     from app.engines import metrics as M
-    from app.engines.generate import GenerateSettings, phone_alignment
+    from app.engines.generate import GenerationSettings, phone_alignment
     from app.engines.procedural.engine import PerformanceControls, synthesize
 
     items = bench.quality_items(20)
@@ -22,7 +22,7 @@ def test_targets_met_on_real_voices():
     figures = []
     for item in items:
         clip = bench.load_item(item)
-        alignment = phone_alignment(clip, GenerateSettings(transcript=item.transcript))
+        alignment = phone_alignment(clip, GenerationSettings.of(transcript=item.transcript))
         curves = synthesize(alignment.phones, clip.samples, clip.sample_rate, PerformanceControls(seed=11))
         figures.append(M.evaluate(curves, alignment.phones, clip.samples, clip.sample_rate))
     pooled = M.pool(figures)

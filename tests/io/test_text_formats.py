@@ -159,6 +159,6 @@ def test_llf_csv_shorter_than_a_second_keeps_its_rate(tmp_path):
     for n in (2, 30, 59):
         write_take(_take(n), tmp_path / "short.csv")
         back = read_take(tmp_path / "short.csv")
-        assert back.num_frames == n and back.meta.extra["source_fps"] == 60.0
+        assert back.num_frames == n and back.meta.provenance.source_fps == 60.0
     write_take(_take(40), tmp_path / "slow.csv", fps=30)  # 0.65 s at 30 fps with the rate given when reading
     assert read_take(tmp_path / "slow.csv", fps=30).num_frames == 39

@@ -17,7 +17,7 @@ from models.checkpoint import CheckpointError, read_checkpoint
 from models.latents2rig import Latents2RigConfig
 from models.pipeline import Locked, NeuralModel
 from models.rig_channels import RigChannels
-from models.sampling import SamplingCancelled, plan_windows, sample_sequence
+from models.sampling import Cancelled, plan_windows, sample_sequence
 from models.train import TrainConfig, TrainingState, autoencoder_stage, train
 
 SPF = 16000 / 60
@@ -198,7 +198,7 @@ def test_cancel_stops_sampling():
     n = 100
     audio = np.zeros(int(n * SPF), np.float32)
     seen = []
-    with pytest.raises(SamplingCancelled):
+    with pytest.raises(Cancelled):
         model.generate(audio, n, *conds(n), channels=CHANNELS, steps=4, callback=seen.append,
                        cancel=lambda: len(seen) >= 2)
     assert len(seen) == 2 and 0 < seen[-1]["fraction"] < 1

@@ -214,10 +214,12 @@ def test_train_init_finetunes_a_checkpoint(tmp_path):
 
 
 def test_app_default_steps_match_the_model_default():
-    from app.ui.engine_bridge import GenerationRequest
-    from models.pipeline import DEFAULT_STEPS
+    from app.core.settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, GenerationSettings
+    from models.pipeline import DEFAULT_GUIDANCE as MODEL_GUIDANCE
+    from models.pipeline import DEFAULT_STEPS as MODEL_STEPS
 
-    assert GenerationRequest().steps == DEFAULT_STEPS
+    assert GenerationSettings().options.steps == DEFAULT_STEPS == MODEL_STEPS
+    assert GenerationSettings().options.guidance == DEFAULT_GUIDANCE == MODEL_GUIDANCE
 
 
 # --- lip-closure pass (models/closure.py) ---

@@ -123,8 +123,8 @@ def test_change_emotion_regenerates_and_undo_restores(qtbot, generated):
         window.controls.emotion.setCurrentIndex(EMOTIONS.index("happy"))
         window.controls.intensity.setValue(0.9)
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
-    assert take.meta.emotion_keys[0].emotion == "happy"
-    assert take.meta.emotion_keys[0].intensity == pytest.approx(0.9)
+    assert take.meta.settings.performance.emotion_keys[0].emotion == "happy"
+    assert take.meta.settings.performance.emotion_keys[0].intensity == pytest.approx(0.9)
     after = take.evaluate()
     assert np.abs(after - before).max() > 0.05, "a happy face differs from a neutral one"
     assert window.timeline.emotions.keys[0].emotion == "happy"
@@ -148,7 +148,7 @@ def test_emotion_key_added_on_timeline_and_locked_range_kept(qtbot, generated):
     with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
         window.controls.add_key.click()
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
-    keys = take.meta.emotion_keys
+    keys = take.meta.settings.performance.emotion_keys
     assert len(keys) == 2 and keys[1].emotion == "angry" and keys[1].time == pytest.approx(200 / 60)
     np.testing.assert_allclose(take.evaluate()[100:161, editor.channels], held, atol=1e-5)
     # Delete the emotion key from the lane.
@@ -156,7 +156,7 @@ def test_emotion_key_added_on_timeline_and_locked_range_kept(qtbot, generated):
     with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
         window.act_delete.trigger()
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
-    assert len(take.meta.emotion_keys) == 1
+    assert len(take.meta.settings.performance.emotion_keys) == 1
 
 
 def test_new_take_and_pick_from_list(qtbot, generated):
@@ -167,7 +167,7 @@ def test_new_take_and_pick_from_list(qtbot, generated):
         window.controls.new_take.click()
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
     assert len(window.document.variants) == 2
-    assert take.meta.seed != 0 and not np.array_equal(take.base, first)
+    assert take.meta.settings.performance.seed != 0 and not np.array_equal(take.base, first)
     window.pick_variant(0)
     np.testing.assert_array_equal(take.base, first)
     assert window.controls.takes.count() == 2
@@ -327,12 +327,12 @@ def test_neural_engine_with_guidance_from_the_panel(qtbot, generated):
         controls.engine.setCurrentIndex(controls.engine.findData("neural"))
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
     plain = window.document.take.evaluate().copy()
-    assert controls.guidance.isEnabled() and window.document.take.meta.extra["guidance"] == 1.0
+    assert controls.guidance.isEnabled() and window.document.take.meta.provenance.guidance == 1.0
     with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
         controls.guidance.setValue(1.5)
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
     take = window.document.take
-    assert take.meta.engine == "neural" and take.meta.extra["guidance"] == 1.5
+    assert take.meta.engine == "neural" and take.meta.provenance.guidance == 1.5
     assert np.abs(take.evaluate() - plain).max() > 0.01
     with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
         controls.new_take.click()
@@ -341,7 +341,7 @@ def test_neural_engine_with_guidance_from_the_panel(qtbot, generated):
     newest = controls.takes.item(controls.takes.count() - 1).text()
     assert "neural, 2 steps, guidance 1.5" in newest and "procedural" in controls.takes.item(0).text()
     # The example comes with its transcript, so the neural take also followed the aligned phones.
-    assert "transcript phones" in newest and take.meta.extra["phones_source"] == "forced"
+    assert "transcript phones" in newest and take.meta.provenance.phones_source == "forced"
     assert "guidance 1.5" in window.timeline.info.text()
     window.act_undo.trigger()  # back to the guided take of before the new one
     window.act_undo.trigger()  # back to the unguided take, and the panel follows
@@ -366,15 +366,15 @@ def test_transcript_and_phone_file_beside_the_audio_are_used(qtbot, window, tmp_
     with qtbot.waitSignal(window.generator.idle, timeout=GEN_TIMEOUT_MS):
         assert window.files.open_path(line, confirmed=True)
     take = window.document.take
-    assert take.meta.transcript == transcript
-    assert take.meta.extra["phones_file"] == str(tmp_path / "line.lab") and take.meta.extra["phones"] > 20
+    assert take.meta.settings.inputs.transcript == transcript
+    assert take.meta.settings.inputs.phones_file == str(tmp_path / "line.lab") and take.meta.provenance.phones > 20
     controls = window.controls
     assert "line.lab" in controls.phones_label.text() and controls.clear_phones.isEnabled()
     # Clear: the transcript is aligned again.
     with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
         controls.clear_phones.click()
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
-    assert "phones_file" not in take.meta.extra and take.meta.extra["phones_source"] == "forced"
+    assert "phones_file" not in take.meta.extra and take.meta.provenance.phones_source == "forced"
     assert not controls.clear_phones.isEnabled() and "transcript" in controls.phones_label.text()
     # A file that does not parse is refused with a message and changes nothing.
     bad = tmp_path / "bad.TextGrid"
@@ -384,7 +384,8 @@ def test_transcript_and_phone_file_beside_the_audio_are_used(qtbot, window, tmp_
     assert "phones_file" not in take.meta.extra and not window.generator.busy
     # Undo brings the phone file back, and the panel shows it.
     window.act_undo.trigger()
-    assert take.meta.extra["phones_file"] == str(tmp_path / "line.lab") and "line.lab" in controls.phones_label.text()
+    assert take.meta.settings.inputs.phones_file == str(tmp_path / "line.lab")
+    assert "line.lab" in controls.phones_label.text()
 
 
 def test_transcribe_fills_the_transcript_box_and_the_take_follows_it(qtbot, generated):
@@ -392,9 +393,9 @@ def test_transcribe_fills_the_transcript_box_and_the_take_follows_it(qtbot, gene
 
     window = generated
     controls = window.controls
-    truth = window.document.take.meta.transcript
+    truth = window.document.take.meta.settings.inputs.transcript
     controls.set_transcript("")  # as if the line came without one
-    qtbot.waitUntil(lambda: not window.generator.busy and window.document.take.meta.transcript is None,
+    qtbot.waitUntil(lambda: not window.generator.busy and window.document.take.meta.settings.inputs.transcript is None,
                     timeout=GEN_TIMEOUT_MS)
     with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
         controls.transcribe.click()
@@ -405,5 +406,5 @@ def test_transcribe_fills_the_transcript_box_and_the_take_follows_it(qtbot, gene
     said = set(words(truth))
     assert len(said & set(words(text))) >= 0.6 * len(said)  # a draft for the user to correct
     take = window.document.take
-    assert take.meta.transcript == text and take.meta.extra["phones_source"] == "forced"
+    assert take.meta.settings.inputs.transcript == text and take.meta.provenance.phones_source == "forced"
     assert controls.transcribe.isEnabled() and controls.transcribe.text() == "Transcribe"

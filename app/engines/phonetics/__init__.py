@@ -13,7 +13,6 @@ from .segments import (
     SILENCE,
     VOWELS,
     Alignment,
-    Cancelled,
     PhoneFileError,
     PhoneSegment,
     PhoneticsError,
@@ -32,7 +31,7 @@ def align_audio(samples, sample_rate=16000, transcript=None, progress=None, canc
 
 
 __all__ = [
-    "ARPABET_PHONES", "SILENCE", "VOWELS", "Alignment", "Cancelled", "PhoneFileError", "PhoneSegment",
+    "ARPABET_PHONES", "SILENCE", "VOWELS", "Alignment", "PhoneFileError", "PhoneSegment",
     "PhoneticsError", "TranscriptMismatchError", "WordSegment", "align_audio", "format_json", "format_tsv",
     "normalise_transcript", "read_phone_file", "to_arpabet", "write_phone_file",
 ]  # fmt: skip

@@ -24,12 +24,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from app.core.cancel import Cancelled
+
 from .chunking import FRAME_RATE, speech_mask, split_at_pauses
 from .lts import pronounce
 from .segments import (
     SILENCE,
     Alignment,
-    Cancelled,
     PhoneSegment,
     PhoneticsError,
     TranscriptMismatchError,

@@ -23,10 +23,6 @@ class TranscriptMismatchError(PhoneticsError):
     """The transcript does not fit the speech in the audio."""
 
 
-class Cancelled(PhoneticsError):  # noqa: N818 - a state, not a failure; reads better at call sites
-    """The caller's cancel() returned True; the work stopped between chunks."""
-
-
 class PhoneFileError(PhoneticsError):
     """An external phone timing file is malformed; the message names the file and line."""
 

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.engines.phonetics.segments import SILENCE
+from app.core.speech import BILABIAL_PHONES, SILENCE
 
 from .poses import Pose
 
-BILABIALS = frozenset({"P", "B", "M"})
+BILABIALS = BILABIAL_PHONES
 LABIODENTALS = frozenset({"F", "V"})
 ROUNDED = frozenset({"W", "UW", "OW", "OY", "SH", "ZH", "CH", "JH", "R", "UH", "AO", "ER"})
 TONGUE_TIP = frozenset({"TH", "DH", "L", "T", "D", "N"})
