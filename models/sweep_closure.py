@@ -19,6 +19,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from app.core.timebase import SAMPLE_RATE
+
 
 def validation_clips(corpora, per_split: int, seed: int = 0, splits=("val_voice",)) -> dict[str, list]:
     """{split: [(audio, phones)]}: up to ``per_split`` random clips of at least 1 s from each validation split."""
@@ -28,7 +30,7 @@ def validation_clips(corpora, per_split: int, seed: int = 0, splits=("val_voice"
     out = {}
     for split in splits:
         try:
-            clips = [c for c in Sampler(corpora, (split,)).clips() if len(c[0]) >= 16000]
+            clips = [c for c in Sampler(corpora, (split,)).clips() if len(c[0]) >= SAMPLE_RATE]
         except Exception as exc:  # noqa: BLE001 - a corpus without this split is reported and skipped
             print(f"{split}: {exc}")
             continue
@@ -50,13 +52,13 @@ def sweep(sets: dict[str, list], engines: list[str], pairs: list[tuple[float, fl
         for channel in ("clean", "phone"):
             for audio, phones in clips:
                 heard = audio if channel == "clean" else telephone(torch.from_numpy(audio)[None])[0].numpy()
-                clip = AudioClip(heard.astype(np.float32), 16000, None, 16000, 1, "")
+                clip = AudioClip(heard.astype(np.float32), SAMPLE_RATE, None, SAMPLE_RATE, 1, "")
                 for engine, (conf, closure) in itertools.product(engines, pairs):
                     settings = GenerateSettings(engine=engine, seed=seed,
                                                 extra={"threshold": conf, "closure_threshold": closure})
                     curves, _ = run_engine(clip, settings)
                     figs.setdefault((engine, conf, closure, split, channel), []).append(
-                        M.evaluate(curves, phones, audio, 16000))
+                        M.evaluate(curves, phones, audio, SAMPLE_RATE))
     return figs
 
 

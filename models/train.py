@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from app.core.atomic import atomic_write
+from app.core.timebase import SAMPLE_RATE
 
 from . import distributed as D
 from .audio2latents import Audio2LatentsConfig, add_phone_input, condition_features
@@ -92,7 +93,7 @@ def augment_audio(audio: torch.Tensor, g: torch.Generator, reverb: float = 0.0) 
     noise = torch.randn(b, n, generator=g).to(dev) * torch.sqrt(power / 10 ** (snr_db / 10))
     x = torch.where(r[:, 2:3] < 0.5, x + noise, x)
     spec = torch.fft.rfft(x)
-    freqs = torch.fft.rfftfreq(n, 1 / 16000).to(dev)
+    freqs = torch.fft.rfftfreq(n, 1 / SAMPLE_RATE).to(dev)
     cutoff = torch.where(r[:, 3:4] < 0.25, torch.full_like(r[:, 3:4], 3600.0), torch.full_like(r[:, 3:4], 9e3))
     x = torch.fft.irfft(spec * (freqs[None] < cutoff), n=n)
     return x.clamp(-1, 1)
@@ -104,10 +105,10 @@ def room_reverb(audio: torch.Tensor, g: torch.Generator, fraction: float, max_se
     The response is causal, so the mouth stays in time with the direct sound."""
     b, n = audio.shape
     dev = audio.device
-    m = int(max_seconds * 16000)
+    m = int(max_seconds * SAMPLE_RATE)
     r = torch.rand(b, 3, generator=g).to(dev)
     rt60 = 0.15 + 0.65 * r[:, 0:1]
-    t = torch.arange(1, m, device=dev)[None] / 16000.0
+    t = torch.arange(1, m, device=dev)[None] / SAMPLE_RATE
     tail = torch.randn(b, m - 1, generator=g).to(dev) * torch.exp(-6.908 * t / rt60)  # -60 dB at rt60
     drr_db = -3 + 15 * r[:, 1:2]
     tail = tail * torch.sqrt(10 ** (-drr_db / 10) / tail.pow(2).sum(1, keepdim=True).clamp_min(1e-8))

@@ -25,12 +25,11 @@ from torch import nn
 
 from app.core.atomic import atomic_write
 from app.core.speech import BILABIAL_CLASS, BILABIAL_PHONES
+from app.core.timebase import SAMPLE_RATE
 
 from . import corpus_tensors as CT
 from .train import augment_mel, room_reverb
 from .visemes import NUM_CLASSES, VisemeRecogniser, VisemeRecogniserConfig
-
-SAMPLE_RATE = 16000
 
 
 # --- augmentation ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from app.commands import CommandError
+from app.core.timebase import SAMPLE_RATE
 
 NAME = "bench"
 HELP = "measure speed (real-time factor) and lip-sync / liveliness figures on real speech"
@@ -132,8 +133,8 @@ def load_item(item: SpeechItem):
 
     if item.path.suffix == ".raw":  # headerless 16 kHz 16-bit little-endian mono
         pcm = np.fromfile(item.path, dtype="<i2").astype(np.float32) / 32768.0
-        samples = prepare_samples(pcm, 16000, label=item.path.name)
-        return AudioClip(samples, 16000, str(item.path), 16000, 1, file_sha256(item.path))
+        samples = prepare_samples(pcm, SAMPLE_RATE, label=item.path.name)
+        return AudioClip(samples, SAMPLE_RATE, str(item.path), SAMPLE_RATE, 1, file_sha256(item.path))
     return load_audio(item.path)
 
 
@@ -157,10 +158,10 @@ def speech_clip(prompts: list[SpeechItem], length: float):
         clip = load_item(item)
         if total + clip.duration > length + 4.0:
             continue
-        parts += [clip.samples, np.zeros(int(GAP_S * 16000), np.float32)]
+        parts += [clip.samples, np.zeros(int(GAP_S * SAMPLE_RATE), np.float32)]
         texts.append(item.transcript)
         total += clip.duration + GAP_S
-    return AudioClip(np.concatenate(parts), 16000, None, 16000, 1, ""), texts
+    return AudioClip(np.concatenate(parts), SAMPLE_RATE, None, SAMPLE_RATE, 1, ""), texts
 
 
 def _prompts() -> list[SpeechItem]:
@@ -225,7 +226,7 @@ def held_out_clips(speaker: str, limit: int):
         if clip.speaker != speaker or not clip.transcript:
             continue
         samples = load_clip(clip)
-        if samples is None or len(samples) < 16000:
+        if samples is None or len(samples) < SAMPLE_RATE:
             continue
         try:
             phones = align_clip(samples, clip.transcript, clip.language)
@@ -261,7 +262,7 @@ def bench_quality(args: argparse.Namespace) -> list[Row]:
             sets_found.append(label)
             for k, (_name, samples, phones) in enumerate(clips):
                 heard = samples if channel is None else telephone(torch.from_numpy(samples)[None])[0].numpy()
-                clip = AudioClip(heard.astype("float32"), 16000, None, 16000, 1, "")
+                clip = AudioClip(heard.astype("float32"), SAMPLE_RATE, None, SAMPLE_RATE, 1, "")
                 phone_file = Path(tmp) / f"{k}.tsv"
                 write_phone_file(Alignment(phones=list(phones), source="forced"), phone_file)
                 for engine in ("procedural", "neural"):
@@ -271,7 +272,7 @@ def bench_quality(args: argparse.Namespace) -> list[Row]:
                                                       inputs=inputs)
                         curves, _ = run_engine(clip, settings)
                         figs.setdefault((label, engine, mode), []).append(
-                            M.evaluate(curves, phones, samples, 16000))
+                            M.evaluate(curves, phones, samples, SAMPLE_RATE))
     if not figs:
         raise CommandError("no held-out real speech installed (pocketsphinx-testdata; for more sets "
                            "asterisk-core-sounds-it-wav + asterisk-core-sounds-it, fillets-ng-data-nl, "
@@ -491,7 +492,7 @@ def bench_live(args: argparse.Namespace) -> list[Row]:
     clip, _texts = speech_clip(_prompts(), 60.0)
     with tempfile.TemporaryDirectory() as tmp:
         wav = Path(tmp) / "speech.wav"
-        sf.write(str(wav), clip.samples, 16000, subtype="PCM_16")
+        sf.write(str(wav), clip.samples, SAMPLE_RATE, subtype="PCM_16")
         r = run_live_bench(wav, seconds, seed=args.seed, lookahead=args.live_lookahead,
                            progress=lambda line: print("  " + line, flush=True))
     p50, p95, worst = (r.percentile(q) for q in (50, 95, 100))
@@ -541,14 +542,14 @@ def bench_live_quality(args: argparse.Namespace) -> list[Row]:
         for _name, samples, phones in clips:
             heard = samples if channel is None else telephone(torch.from_numpy(samples)[None])[0].numpy()
             heard = heard.astype("float32")
-            offline, _ = run_engine(AudioClip(heard, 16000, None, 16000, 1, ""),
+            offline, _ = run_engine(AudioClip(heard, SAMPLE_RATE, None, SAMPLE_RATE, 1, ""),
                                     GenerationSettings(engine="neural",
                                                        performance=PerformanceControls(seed=args.seed)))
             live.reset()
             parts = [live.push(heard[i:i + 160]) for i in range(0, len(heard), 160)] + [live.finish()]
             streamed = np.concatenate(parts)[:len(offline)]
-            figs.setdefault((label, "offline"), []).append(M.evaluate(offline, phones, samples, 16000))
-            figs.setdefault((label, "live"), []).append(M.evaluate(streamed, phones, samples, 16000))
+            figs.setdefault((label, "offline"), []).append(M.evaluate(offline, phones, samples, SAMPLE_RATE))
+            figs.setdefault((label, "live"), []).append(M.evaluate(streamed, phones, samples, SAMPLE_RATE))
     if not figs:
         raise CommandError("no held-out real speech installed (see the quality bench)")
     rows = [Row(f"live engine: hop {live.hop} frames, lookahead {live.lookahead} frames", "")]

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.core.settings import EmotionKey, GenerationSettings
+from app.core.timebase import SAMPLE_RATE
 from app.engines.base import settings_to_regenerate
 from app.engines.runner import Transcribe, WarmUp, shared_runner
 from app.ui import actions
@@ -209,7 +210,7 @@ class MainWindow(QMainWindow):
         if take is None:
             return
         samples = clip.samples if clip is not None else None
-        rate = clip.sample_rate if clip is not None else 16000
+        rate = clip.sample_rate if clip is not None else SAMPLE_RATE
         self.timeline.set_take(take.num_frames, take.fps, samples, rate)
         self.playback.set_audio(samples, rate)
 

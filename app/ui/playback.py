@@ -12,6 +12,7 @@ import time
 import numpy as np
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
+from app.core.timebase import SAMPLE_RATE
 from app.io.livelink.clocks import AudioClock, AudioClockError, MonotonicClock
 from app.ui.timeline import TimeContext
 
@@ -29,7 +30,7 @@ class Playback(QObject):
         self.context = context
         self.audio_enabled = audio_enabled
         self.samples: np.ndarray | None = None
-        self.sample_rate = 16000
+        self.sample_rate = SAMPLE_RATE
         self.speed = 1.0
         self.state = "stopped"
         self.audible = False

@@ -17,6 +17,8 @@ import threading
 
 import numpy as np
 
+from app.core.timebase import SAMPLE_RATE
+
 from .tts_espeak import EspeakSynth, ipa_to_arpabet
 from .tts_types import TTSError
 
@@ -85,7 +87,7 @@ class ForeignAligner:
                     token = next(self._tokens)
                 self._aligner.add_pronunciation(token, phones)
                 tokens.append(token)
-            return self._aligner.align(samples, 16000, " ".join(tokens)).phones
+            return self._aligner.align(samples, SAMPLE_RATE, " ".join(tokens)).phones
 
 
 _shared: ForeignAligner | None = None

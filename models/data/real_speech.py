@@ -19,6 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.timebase import SAMPLE_RATE
+
 ASTERISK_DIR = "/usr/share/asterisk/sounds"
 ASTERISK_DOC = "/usr/share/doc/asterisk-core-sounds-{lang}/core-sounds-{lang}.txt.gz"
 FILLETS_DIR = "/usr/share/games/fillets-ng"
@@ -205,11 +207,11 @@ def load_clip(clip: RealClip) -> np.ndarray | None:
             samples = load_audio(clip.path, max_seconds=None).samples
         except AudioError:
             return None
-    duration = len(samples) / 16000.0
+    duration = len(samples) / SAMPLE_RATE
     if duration < MIN_SECONDS or float(np.max(np.abs(samples), initial=0.0)) < 1e-3:
         return None
     if duration > MAX_SECONDS:
-        samples = samples[: int(MAX_SECONDS * 16000)]
+        samples = samples[: int(MAX_SECONDS * SAMPLE_RATE)]
     return samples.astype(np.float32)
 
 
@@ -222,4 +224,4 @@ def align_clip(samples: np.ndarray, transcript: str, language: str = "en"):
         return align_foreign(samples, transcript, language)
     from app.engines.phonetics import align_audio
 
-    return align_audio(samples, 16000, transcript).phones
+    return align_audio(samples, SAMPLE_RATE, transcript).phones

@@ -13,6 +13,7 @@ import threading
 
 import numpy as np
 
+from app.core.timebase import SAMPLE_RATE
 from app.engines.phonetics.segments import to_arpabet
 
 from .tts_types import TTSError, Utterance, make_segments, resample_to_16k
@@ -170,7 +171,7 @@ class EspeakSynth:
             step = (end - start) / len(pieces)
             bounds.extend((p, start + j * step, start + (j + 1) * step) for j, p in enumerate(pieces))
         samples = resample_to_16k(audio, self.sample_rate)
-        phones = make_segments(bounds, len(samples) / 16000.0)
+        phones = make_segments(bounds, len(samples) / SAMPLE_RATE)
         name = f"espeak:{voice}:p{pitch}:r{rate}"
         return Utterance(samples=samples, phones=phones, voice=name, text=text)
 

@@ -11,6 +11,8 @@ import shutil
 import subprocess
 import tempfile
 
+from app.core.timebase import SAMPLE_RATE
+
 from .tts_types import TTSError, Utterance, make_segments, resample_to_16k
 
 VOICES = ("kal16", "awb", "rms", "slt")
@@ -49,7 +51,7 @@ def synth(text: str, voice: str = "slt", stretch: float = 1.0, f0_mean: float | 
     bounds = parse_psdur(proc.stdout)
     samples = resample_to_16k(audio, rate)
     name = f"flite:{voice}:s{stretch:.2f}:f{0 if f0_mean is None else int(f0_mean)}"
-    return Utterance(samples=samples, phones=make_segments(bounds, len(samples) / 16000.0), voice=name, text=text)
+    return Utterance(samples=samples, phones=make_segments(bounds, len(samples) / SAMPLE_RATE), voice=name, text=text)
 
 
 def parse_psdur(output: str) -> list[tuple[str, float, float]]:

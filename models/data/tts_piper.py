@@ -13,6 +13,8 @@ import threading
 
 import numpy as np
 
+from app.core.timebase import SAMPLE_RATE
+
 from .tts_espeak import ipa_to_arpabet
 from .tts_types import TTSError, Utterance, make_segments, resample_to_16k
 
@@ -76,7 +78,7 @@ class PiperSynth:
         samples = resample_to_16k(audio, self.sample_rate)
         bounds = group_phones(spans)
         name = f"piper:joe:l{length_scale:.2f}:n{noise_scale:.2f}"
-        return Utterance(samples=samples, phones=make_segments(bounds, len(samples) / 16000.0), voice=name,
+        return Utterance(samples=samples, phones=make_segments(bounds, len(samples) / SAMPLE_RATE), voice=name,
                          text=text)
 
 

@@ -11,10 +11,10 @@ import pytest
 
 from app.commands import CommandError
 from app.commands import generate as gen_cmd
+from app.core.cancel import Cancelled
 from app.core.project import load_project
 from app.core.take import EmotionKey, Lock
 from app.engines.generate import (
-    Cancelled,
     GenerateError,
     GenerationSettings,
     engine_names,

@@ -11,10 +11,10 @@ from scipy.signal import resample_poly
 
 pytest.importorskip("pocketsphinx")
 
+from app.core.cancel import Cancelled  # noqa: E402
 from app.engines.phonetics import (  # noqa: E402
     ARPABET_PHONES,
     SILENCE,
-    Cancelled,
     PhoneticsError,
     TranscriptMismatchError,
     normalise_transcript,

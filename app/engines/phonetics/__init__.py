@@ -7,6 +7,8 @@
 The PocketSphinx module is imported lazily by align_audio, so importing this package stays cheap.
 """
 
+from app.core.timebase import SAMPLE_RATE
+
 from .phone_files import format_json, format_tsv, read_phone_file, write_phone_file
 from .segments import (
     ARPABET_PHONES,
@@ -23,7 +25,7 @@ from .segments import (
 from .text import normalise_transcript
 
 
-def align_audio(samples, sample_rate=16000, transcript=None, progress=None, cancel=None) -> Alignment:
+def align_audio(samples, sample_rate=SAMPLE_RATE, transcript=None, progress=None, cancel=None) -> Alignment:
     """Phone/word timings for mono float32 audio (see pocketsphinx_aligner.align_audio)."""
     from .pocketsphinx_aligner import align_audio as _align_audio
 

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.timebase import SAMPLE_RATE
+
 ASTERISK_SOUNDS = Path("/usr/share/asterisk/sounds/en")
 ASTERISK_TRANSCRIPTS = Path("/usr/share/doc/asterisk-core-sounds-en/core-sounds-en.txt.gz")
 _FLITE_TEXT = (
@@ -45,17 +47,17 @@ def asterisk_clip(seconds: float) -> tuple[np.ndarray, str] | None:
             if sep and not line.startswith(";") and text.strip() and "[" not in text:
                 transcripts[name.strip()] = text.strip()
     pieces, words, total = [], [], 0
-    gap = np.zeros(int(0.4 * 16000), np.float32)
+    gap = np.zeros(int(0.4 * SAMPLE_RATE), np.float32)
     for name in sorted(transcripts):
         path = ASTERISK_SOUNDS / f"{name}.wav"
         if "/" in name or not path.exists() or "..." in transcripts[name]:
             continue
         samples, rate = _load(path)
-        audio = resample_poly(samples, 16000, rate).astype(np.float32)
+        audio = resample_poly(samples, SAMPLE_RATE, rate).astype(np.float32)
         pieces += [audio, gap]
         words.append(transcripts[name])
         total += len(audio) + len(gap)
-        if total >= seconds * 16000:
+        if total >= seconds * SAMPLE_RATE:
             return np.concatenate(pieces), " ".join(words)
     return None
 
@@ -127,5 +129,5 @@ def bench_phonetics(clip_paths: list[str] | None = None) -> dict:
         for seconds in (10, 60):
             clip = asterisk_clip(seconds)
             if clip is not None:
-                rows.append(_measure(f"asterisk-{seconds}s", clip[0], 16000, clip[1]))
+                rows.append(_measure(f"asterisk-{seconds}s", clip[0], SAMPLE_RATE, clip[1]))
     return {"clips": rows, "flite_onset_error": flite_onset_error()}

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from app.core.cancel import Cancelled
+from app.core.timebase import SAMPLE_RATE  # the acoustic model's rate; other rates are resampled here
 
 from .chunking import FRAME_RATE, speech_mask, split_at_pauses
 from .lts import pronounce
@@ -38,7 +39,6 @@ from .segments import (
 )
 from .text import normalise_transcript
 
-SAMPLE_RATE = 16000  # the acoustic model's rate; audio at other rates is resampled here
 MAX_CHUNK_S = 25.0
 # Silence added around every chunk: the alignment starts and ends with a silence of at least 3 frames, so it
 # fails outright on clips whose speech starts in the first frame.
