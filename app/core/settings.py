@@ -204,27 +204,26 @@ class GenerationSettings:
         return replace(self, inputs=replace(self.inputs, **changes))
 
     def to_json(self) -> dict:
-        p = self.performance
-        return {"engine": self.engine,
-                "performance": {"emotion_keys": [[k.time, k.emotion, k.intensity] for k in p.emotion_keys],
-                                "gaze": list(p.gaze), "eye_contact": p.eye_contact,
-                                "head_distance": p.head_distance, "articulation": p.articulation, "seed": p.seed},
-                "options": asdict(self.options), "inputs": asdict(self.inputs)}
+        performance = {f.name: getattr(self.performance, f.name) for f in fields(PerformanceControls)}
+        performance["emotion_keys"] = [[k.time, k.emotion, k.intensity] for k in self.performance.emotion_keys]
+        performance["gaze"] = list(self.performance.gaze)
+        return {"engine": self.engine, "performance": performance, "options": asdict(self.options),
+                "inputs": asdict(self.inputs)}
 
     @classmethod
     def from_json(cls, data: dict) -> GenerationSettings:
-        """Settings from ``to_json``'s dict; SettingsError names what is wrong. Unknown option names are refused
-        (a file from a newer version states its schema version, which the project loader checks first)."""
+        """Settings from ``to_json``'s dict; a control it lacks takes its default, SettingsError names what is
+        wrong. Unknown names are refused (a file from a newer version states its schema version, which the
+        project loader checks first)."""
         if not isinstance(data, dict):
             raise SettingsError("generation settings must be an object")
-        perf = _section(data, "performance")
         try:
-            keys = tuple(EmotionKey(float(t), str(e), float(i)) for t, e, i in perf.get("emotion_keys", ()))
-            performance = PerformanceControls(
-                emotion_keys=keys or NEUTRAL, gaze=tuple(float(v) for v in perf.get("gaze", (0.0, 0.0))),
-                eye_contact=float(perf.get("eye_contact", 1.0)),
-                head_distance=float(perf.get("head_distance", RANGES["head_distance"].default)),
-                articulation=float(perf.get("articulation", 1.0)), seed=int(perf.get("seed", 0)))
+            perf = _known(_section(data, "performance"), PerformanceControls, "performance controls")
+            perf["emotion_keys"] = tuple(EmotionKey(float(t), str(e), float(i))
+                                         for t, e, i in perf.get("emotion_keys", ())) or NEUTRAL
+            if "gaze" in perf:
+                perf["gaze"] = tuple(perf["gaze"])
+            performance = PerformanceControls(**perf)
             options = EngineOptions(**_known(_section(data, "options"), EngineOptions, "options"))
             inputs = GenerationInputs(**_known(_section(data, "inputs"), GenerationInputs, "inputs"))
         except SettingsError:
