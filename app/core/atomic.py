@@ -28,19 +28,14 @@ _TEMP_TAIL = re.compile(r"^(?:(\d+)\.)?[^.]+\.tmp(?:\.[^.]+)?$")
 def atomic_write(path: str | os.PathLike, mode: str = "wb", encoding: str | None = None) -> Iterator[IO]:
     """Write to a temporary file beside ``path``; on success fsync it and rename it over ``path``."""
     path, directory, fd, tmp = _temp_beside(path, ".tmp")
-    try:
+
+    def write():
         with os.fdopen(fd, mode, encoding=encoding) as fh:
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    _fsync_dir(directory)
+
+    yield from _replace_when_done(write(), tmp, path, directory)
 
 
 @contextmanager
@@ -49,10 +44,20 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     without an error the file is fsynced and renamed over ``path``, otherwise removed."""
     path, directory, fd, tmp = _temp_beside(path, ".tmp" + Path(path).suffix)
     os.close(fd)
-    try:
+
+    def write():
         yield Path(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
+
+    yield from _replace_when_done(write(), tmp, path, directory)
+
+
+def _replace_when_done(writing, tmp: str, path: Path, directory: Path):
+    """Run ``writing`` (a generator yielding what the caller writes to) and rename ``tmp`` over ``path`` when it
+    ends; on any error (the caller's included) remove ``tmp`` and re-raise."""
+    try:
+        yield from writing
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -97,9 +97,11 @@ def test_unknown_engine_and_cancel(clip):
         generate_take(clip, GenerationSettings.of(transcript=TEXT), cancel=lambda: True)
 
 
-def test_bad_settings_are_generate_errors(clip, phones_file):
-    with pytest.raises(GenerateError, match="eye contact"):
-        generate_take(clip, GenerationSettings.of(phones_file=str(phones_file), eye_contact=3.0))
+def test_bad_settings_are_refused_before_any_engine_runs(phones_file):
+    from app.core.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="eye contact"):
+        GenerationSettings.of(phones_file=str(phones_file), eye_contact=3.0)
 
 
 def test_regenerate_keeps_locks_and_updates_meta(clip, phones_file):

@@ -39,9 +39,8 @@ def test_screenshot_main_window_with_take(qtbot, make_window, monkeypatch):
     print(f"screenshot: {path}")
 
 
-@pytest.mark.slow
-def test_gui_thread_stall_during_long_generation(qtbot, window, tmp_path):
-    path, transcript = long_clip(tmp_path, 10)  # about 64 s of dialogue
+def _tick_gaps() -> tuple[QTimer, list[float], list[float]]:
+    """A 5 ms timer (start it) and the gaps between its ticks: long ones are times the event loop was stalled."""
     gaps: list[float] = []
     last = [time.perf_counter()]
 
@@ -53,6 +52,13 @@ def test_gui_thread_stall_during_long_generation(qtbot, window, tmp_path):
     timer = QTimer()
     timer.setInterval(5)
     timer.timeout.connect(tick)
+    return timer, gaps, last
+
+
+@pytest.mark.slow
+def test_gui_thread_stall_during_long_generation(qtbot, window, tmp_path):
+    path, transcript = long_clip(tmp_path, 10)  # about 64 s of dialogue
+    timer, gaps, last = _tick_gaps()
     with qtbot.waitSignal(window.generator.started, timeout=20000):
         window.files.open_path(path, transcript=transcript, confirmed=True)
     last[0] = time.perf_counter()
@@ -74,17 +80,7 @@ def test_gui_thread_keeps_ticking_while_transcribing(qtbot, generated):
     """Transcribe runs PocketSphinx recognition, which holds the GIL for whole chunks: in the worker process the
     window's event loop must keep running (in a thread of the GUI process it stalled for seconds)."""
     window = generated
-    gaps: list[float] = []
-    last = [time.perf_counter()]
-
-    def tick() -> None:
-        now = time.perf_counter()
-        gaps.append(now - last[0])
-        last[0] = now
-
-    timer = QTimer()
-    timer.setInterval(5)
-    timer.timeout.connect(tick)
+    timer, gaps, _ = _tick_gaps()
     timer.start()
     t0 = time.perf_counter()
     job = window.transcribe()
