@@ -190,7 +190,7 @@ def test_neural_take_survives_a_transcript_that_does_not_fit(tmp_path, capsys):
     assert cli(str(CLIP), "-o", str(out), "--engine", "neural", "--seed", "3", "--transcript",
                "The weather in Paris is lovely today and tomorrow as well") == 0
     take = load_project(out)
-    assert "does not match the speech" in take.meta.provenance.phones_error and "phones" not in take.meta.extra
+    assert "does not match the speech" in take.meta.provenance.phones_error and take.meta.provenance.phones is None
     assert "the transcript was not used" in capsys.readouterr().err
     plain = tmp_path / "p.vrig"
     assert cli(str(CLIP), "-o", str(plain), "--engine", "neural", "--seed", "3", "--quiet") == 0
@@ -234,5 +234,5 @@ def test_cli_neural_guidance(tmp_path):
     zero = tmp_path / "zero.vrig"  # 0 is allowed (no conditioning on the first step) and must not become the default
     assert cli(str(CLIP), "-o", str(zero), "--engine", "neural", "--seed", "3", "--guidance", "0", "--quiet") == 0
     assert load_project(zero).meta.provenance.guidance == 0.0
-    with pytest.raises(CommandError, match="--guidance must be between 0 and 5"):
+    with pytest.raises(CommandError, match="guidance must be within 0..5"):
         cli(str(CLIP), "-o", str(tmp_path / "x.vrig"), "--engine", "neural", "--guidance", "9")

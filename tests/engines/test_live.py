@@ -175,7 +175,7 @@ def test_live_session_to_a_local_receiver_with_recording(tmp_path):
     take = load_project(stats.record_path)
     assert take.num_frames == expected and take.audio is not None
     assert abs(take.audio.duration - source.duration) < 0.01
-    assert take.meta.engine == "neural" and take.meta.provenance.live is True
+    assert take.meta.engine == "neural" and take.meta.provenance.live_input is not None
     recorded, rate = sf.read(take.audio.path, dtype="float32")
     assert rate == 16000 and len(recorded) == len(source.samples)
 
