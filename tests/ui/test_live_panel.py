@@ -49,7 +49,7 @@ def test_live_from_a_file_to_a_receiver_with_recording(qtbot, window):
     assert panel.open_button.isEnabled() and Path(panel.last_recording).is_file()
     assert window.livelink.button.isEnabled() and panel.button.text() == "Go live"
     panel.open_button.click()
-    qtbot.waitUntil(lambda: window.document.take is not None and window.document.take.meta.provenance.live,
+    qtbot.waitUntil(lambda: window.document.take is not None and bool(window.document.take.meta.provenance.live_input),
                     timeout=20_000)
     assert window.document.take.audio is not None
 

@@ -374,14 +374,14 @@ def test_transcript_and_phone_file_beside_the_audio_are_used(qtbot, window, tmp_
     with qtbot.waitSignal(window.generator.finished, timeout=GEN_TIMEOUT_MS):
         controls.clear_phones.click()
     qtbot.waitUntil(lambda: not window.generator.busy, timeout=GEN_TIMEOUT_MS)
-    assert "phones_file" not in take.meta.extra and take.meta.provenance.phones_source == "forced"
+    assert take.meta.settings.inputs.phones_file is None and take.meta.provenance.phones_source == "forced"
     assert not controls.clear_phones.isEnabled() and "transcript" in controls.phones_label.text()
     # A file that does not parse is refused with a message and changes nothing.
     bad = tmp_path / "bad.TextGrid"
     bad.write_text("nothing like a TextGrid")
     assert not controls.set_phone_file(str(bad))
     assert "Cannot use this phone file" in window._last_error_box.text() + window._last_error_box.windowTitle()
-    assert "phones_file" not in take.meta.extra and not window.generator.busy
+    assert take.meta.settings.inputs.phones_file is None and not window.generator.busy
     # Undo brings the phone file back, and the panel shows it.
     window.act_undo.trigger()
     assert take.meta.settings.inputs.phones_file == str(tmp_path / "line.lab")
