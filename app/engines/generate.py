@@ -113,8 +113,9 @@ def mouth_shapes(clip, settings: GenerationSettings):
         raise GenerateError(str(exc)) from None
 
 
-def recognition_notes(shapes) -> dict:
-    """Provenance fields for a take made through the mouth-shape recogniser: how sure it was, and where not."""
+def recognition_notes(shapes) -> tuple[dict, float]:
+    """(Provenance fields, seconds the recogniser took) for a take made through the mouth-shape recogniser: how sure
+    it was, and where not."""
     s = shapes.summary()
     return {"phones_source": s["phones_source"], "recogniser_threshold": s["recogniser_threshold"],
             "closure_threshold": s["closure_threshold"], "recognised_speech_s": s["recognised_speech_s"],
