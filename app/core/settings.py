@@ -118,13 +118,17 @@ class PerformanceControls:
                 raise SettingsError(f"seed must be a whole number, got {self.seed!r}")
             object.__setattr__(self, "seed", seed)
 
-    def key_at(self, seconds: float) -> EmotionKey:
-        """The emotion key in effect at ``seconds`` (the last one at or before it)."""
-        current = self.emotion_keys[0]
-        for key in self.emotion_keys:
+    def key_index_at(self, seconds: float) -> int:
+        """Index of the emotion key in effect at ``seconds``: the last one at or before it (the first before any)."""
+        index = 0
+        for i, key in enumerate(self.emotion_keys):
             if key.time <= seconds + 1e-9:
-                current = key
-        return current
+                index = i
+        return index
+
+    def key_at(self, seconds: float) -> EmotionKey:
+        """The emotion key in effect at ``seconds``."""
+        return self.emotion_keys[self.key_index_at(seconds)]
 
 
 @dataclass(frozen=True)

@@ -174,9 +174,9 @@ class NeuralEngine:
     caps = EngineCaps(label="Neural", sampler=True, phones=True, recogniser=True, inpainting=True, streaming=True)
 
     def unavailable(self) -> str | None:
-        from app.core.paths import models_dir
+        from app.engines.neural import DEFAULT_CHECKPOINT
 
-        if not (models_dir() / "weights" / "neural.pt").exists():
+        if not DEFAULT_CHECKPOINT.exists():
             return "the neural engine's weights are missing from this installation"
         return None
 

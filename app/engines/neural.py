@@ -13,9 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
+from app.core.paths import models_dir
 from app.core.timebase import FPS, SAMPLE_RATE, frames_for_duration
 
-DEFAULT_CHECKPOINT = Path(__file__).resolve().parents[2] / "models" / "weights" / "neural.pt"
+DEFAULT_CHECKPOINT = models_dir() / "weights" / "neural.pt"  # inside the bundle in a desktop build
 ARTICULATED_REGIONS = ("mouth", "jaw", "tongue")
 
 _cache: dict[tuple[str, str], object] = {}

@@ -253,15 +253,10 @@ class ControlsPanel(QWidget):
             self.takes.scrollToItem(self.takes.item(current))
 
     def current_emotion_index(self, request: GenerationSettings) -> int:
-        keys = request.performance.emotion_keys
-        idx = 0
-        for i, k in enumerate(keys):
-            if k.time <= self.playhead_seconds + 1e-9:
-                idx = i
-        return idx
+        return request.performance.key_index_at(self.playhead_seconds)
 
     def current_emotion_key(self, request: GenerationSettings) -> EmotionKey:
-        return request.performance.emotion_keys[self.current_emotion_index(request)]
+        return request.performance.key_at(self.playhead_seconds)
 
     # --- widgets -> model ---------------------------------------------------------------------------------------
     def request(self) -> GenerationSettings:
