@@ -9,7 +9,7 @@ import torch
 
 from models import corpus_tensors as CT
 from models.checkpoint import CheckpointError
-from models.train_visemes import Sampler, augment_channel, class_weights, telephone, train
+from models.train_visemes import Sampler, augment_channel, class_weights, closure_loss, telephone, train
 from models.visemes import DEFAULT_WEIGHTS, NUM_CLASSES, VisemeRecogniser, VisemeRecogniserConfig
 
 from .test_neural import tiny_configs, tiny_model, write_corpus
@@ -34,6 +34,41 @@ def test_training_saves_a_recogniser_that_resumes(corpus, tmp_path):
     probs = model.probabilities(np.random.default_rng(0).normal(0, 0.1, 16000).astype(np.float32))
     assert probs.shape == (61, NUM_CLASSES)  # frames at 0, 1/60, ..., 1 s
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_closure_loss_rewards_one_peak_per_pbm_and_punishes_peaks_away_from_them():
+    from app.core.speech import BILABIAL_CLASS as B
+
+    labels = torch.full((2, 50), 5)
+    labels[:, :3] = 0
+    labels[0, 10:13] = B
+    labels[1, 30:32] = B
+    labels[1, 45:] = -1
+    flat = torch.zeros(2, 50, NUM_CLASSES)
+    peaked = flat.clone()
+    peaked[0, 13, B] = 8.0  # one frame after the run still counts
+    peaked[1, 30, B] = 8.0
+    assert closure_loss(peaked, labels) < 0.5 * closure_loss(flat, labels)
+    false = peaked.clone()
+    false[0, 30, B] = 8.0  # far from any p/b/m in its crop
+    assert closure_loss(false, labels) > closure_loss(peaked, labels) + 1.0
+    pause = peaked.clone()
+    pause[0, 1, B] = 8.0  # in silence: a closed mouth there is no error
+    assert closure_loss(pause, labels) == pytest.approx(float(closure_loss(peaked, labels)))
+    flat.requires_grad_(True)
+    closure_loss(flat, labels).backward()
+    assert flat.grad[0, 11, B] < 0 < flat.grad[0, 30, B]  # raise p/b/m in the run, lower it away from one
+
+
+def test_fine_tuning_starts_from_saved_weights_with_the_closure_loss(corpus, tmp_path):
+    start = tmp_path / "start.pt"
+    train([corpus], start, 1, batch=4, frames=60, report_every=100, config=TINY, log=lambda s: None)
+    lines = []
+    out = tmp_path / "tuned.pt"
+    last = train([corpus], out, 2, batch=4, frames=60, report_every=100, init=start, closure_weight=0.5,
+                 log=lines.append)
+    assert any(str(start) in line for line in lines) and np.isfinite(last["loss"])
+    assert VisemeRecogniser.load(out).config.channels == TINY.channels  # the saved model's size, not the default
 
 
 def test_chunked_inference_equals_whole():
