@@ -42,8 +42,9 @@ def validation_clips(corpora, per_split: int, seed: int = 0, splits=("val_voice"
 
 def sweep(sets: dict[str, list], engines: list[str], pairs: list[tuple[float, float]], seed: int = 0) -> dict:
     """{(engine, confidence, closure, split, channel): [ClipFigures]}."""
+    from app.core.settings import EngineOptions, GenerationSettings, PerformanceControls
     from app.engines import metrics as M
-    from app.engines.generate import GenerateSettings, run_engine
+    from app.engines.generate import run_engine
     from app.io.audio import AudioClip
     from models.train_visemes import telephone
 
@@ -54,8 +55,9 @@ def sweep(sets: dict[str, list], engines: list[str], pairs: list[tuple[float, fl
                 heard = audio if channel == "clean" else telephone(torch.from_numpy(audio)[None])[0].numpy()
                 clip = AudioClip(heard.astype(np.float32), SAMPLE_RATE, None, SAMPLE_RATE, 1, "")
                 for engine, (conf, closure) in itertools.product(engines, pairs):
-                    settings = GenerateSettings(engine=engine, seed=seed,
-                                                extra={"threshold": conf, "closure_threshold": closure})
+                    settings = GenerationSettings(
+                        engine=engine, performance=PerformanceControls(seed=seed),
+                        options=EngineOptions(threshold=conf, closure_threshold=closure))
                     curves, _ = run_engine(clip, settings)
                     figs.setdefault((engine, conf, closure, split, channel), []).append(
                         M.evaluate(curves, phones, audio, SAMPLE_RATE))

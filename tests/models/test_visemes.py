@@ -123,3 +123,16 @@ def test_shipped_weights_load_and_are_small():
     model = VisemeRecogniser.load(DEFAULT_WEIGHTS)
     assert model.config.classes == NUM_CLASSES
     assert DEFAULT_WEIGHTS.stat().st_size < 4_000_000
+
+
+def test_threshold_sweep_runs_both_engines_at_each_pair():
+    from app.engines.phonetics.segments import PhoneSegment
+    from models.sweep_closure import sweep
+
+    t = np.arange(24000) / 16000
+    audio = (0.2 * np.sin(2 * np.pi * 180 * t) * (np.sin(2 * np.pi * 3 * t) > 0)).astype(np.float32)
+    phones = [PhoneSegment("M", 0.0, 0.1), PhoneSegment("AA", 0.1, 0.6), PhoneSegment("B", 0.6, 0.7),
+              PhoneSegment("AA", 0.7, 1.5)]
+    figs = sweep({"val_voice": [(audio, phones)]}, ["procedural", "neural"], [(0.5, 0.2), (0.5, 0.5)])
+    assert len(figs) == 2 * 2 * 2  # engines x pairs x (clean, telephone)
+    assert all(f[0].bilabials == 2 for f in figs.values())
