@@ -78,7 +78,14 @@ def variant(corpus_path: str, out: Path, scale: float, name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    corpus_path, out, scale = argv[0], Path(argv[1]), float(argv[2])
+    if len(argv) < 3 or argv[0] in ("-h", "--help"):
+        print(__doc__.split("\n\n")[1].strip(), file=sys.stderr if len(argv) < 3 else sys.stdout)
+        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
+    try:
+        corpus_path, out, scale = argv[0], Path(argv[1]), float(argv[2])
+    except ValueError:
+        print(f"SCALE must be a number, got {argv[2]!r}", file=sys.stderr)
+        return 2
     out.mkdir(parents=True, exist_ok=True)
     if len(argv) > 3:
         variant(corpus_path, out, scale, argv[3])
