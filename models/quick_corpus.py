@@ -221,10 +221,19 @@ def build(out: str | os.PathLike, num_sentences: int = 400, seed: int = 0, shard
     return path
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv: list[str] | None = None) -> int:
+    import argparse
     import time
 
+    ap = argparse.ArgumentParser(prog="python -m models.quick_corpus", description=__doc__.splitlines()[0])
+    ap.add_argument("out", help="folder to write the corpus into")
+    ap.add_argument("count", nargs="?", type=int, default=400, help="synthetic utterances (default 400)")
+    args = ap.parse_args(argv)
     t0 = time.time()
-    build(sys.argv[1], int(sys.argv[2]) if len(sys.argv) > 2 else 400,
+    build(args.out, args.count,
           progress=lambda i, n: print(f"{i}/{n} {time.time() - t0:.0f}s", flush=True) if i % 50 == 0 else None)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
