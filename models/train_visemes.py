@@ -237,10 +237,11 @@ def train(corpora: list[CT.Corpus], out: Path, seconds: float, *, resume: bool =
     log(f"training on {train_set.frames / 3600:.1f} min of labelled speech; class weights "
         + " ".join(f"{w:.2f}" for w in weights.tolist()))
     g = torch.Generator().manual_seed(seed)
-    model = VisemeRecogniser(config or VisemeRecogniserConfig())
     if init is not None:  # fine-tune: start from saved weights (their config wins)
         model = VisemeRecogniser.load(init).train()
         log(f"starting from {init}")
+    else:
+        model = VisemeRecogniser(config or VisemeRecogniserConfig())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
     state_path = out.with_name(out.name + ".state")
     step, elapsed = 0, 0.0
