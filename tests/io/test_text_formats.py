@@ -54,6 +54,22 @@ def test_faceboard_json_round_trip_with_head(tmp_path):
     assert np.allclose(back.evaluate(), take.evaluate(), atol=1e-4)
 
 
+def test_json_numbers_are_the_values_rounded_to_six_decimals(tmp_path):
+    from app.io.text_formats import write_curves_json
+
+    rng = np.random.default_rng(3)
+    curves = rig.rest_curves(40).astype(np.float32) + rng.normal(0, 0.3, (40, 180)).astype(np.float32)
+    curves[5, 0] = 1e-7  # rounds to zero
+    write_curves_json(tmp_path / "r.json", curves, 60.0, rig, meta={"gaze": (1.5, -2.0)})
+    text = (tmp_path / "r.json").read_text()
+    doc = json.loads(text)
+    assert "NaN" not in text and doc["meta"]["gaze"] == [1.5, -2.0]
+    for j, name in enumerate(rig.control_names[:20]):
+        assert doc["channels"][name] == [round(float(v), 6) for v in curves[:, j].astype(np.float64)]
+    assert doc["channels"][rig.control_names[0]][5] == 0.0
+    assert doc["head_pose"]["yaw"] == [round(float(v), 5) for v in curves[:, 174].astype(np.float64)]
+
+
 def test_metahuman_json_round_trip(tmp_path):
     take = _take()
     write_take(take, tmp_path / "m.json", curves="metahuman")
