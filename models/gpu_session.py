@@ -78,17 +78,18 @@ def variant(corpus_path: str, out: Path, scale: float, name: str) -> None:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) < 3 or argv[0] in ("-h", "--help"):
-        print(__doc__.split("\n\n")[1].strip(), file=sys.stderr if len(argv) < 3 else sys.stdout)
-        return 0 if argv[:1] in (["-h"], ["--help"]) else 2
-    try:
-        corpus_path, out, scale = argv[0], Path(argv[1]), float(argv[2])
-    except ValueError:
-        print(f"SCALE must be a number, got {argv[2]!r}", file=sys.stderr)
-        return 2
+    import argparse
+
+    ap = argparse.ArgumentParser(prog="python -m models.gpu_session", description=__doc__.splitlines()[0])
+    ap.add_argument("corpus", help="corpus folder (vasa-rig dataset build)")
+    ap.add_argument("out", type=Path, help="folder for NAME.pt and NAME.pt.png")
+    ap.add_argument("scale", type=float, help="1.0 = the full lease plan; 0.02 = a CPU smoke run")
+    ap.add_argument("variant", nargs="?", choices=VARIANTS, help="run only this variant (the session starts each)")
+    args = ap.parse_args(argv)
+    corpus_path, out, scale = args.corpus, args.out, args.scale
     out.mkdir(parents=True, exist_ok=True)
-    if len(argv) > 3:
-        variant(corpus_path, out, scale, argv[3])
+    if args.variant:
+        variant(corpus_path, out, scale, args.variant)
         return 0
     shared(corpus_path, out, scale)
     procs = [subprocess.Popen([sys.executable, "-m", "models.gpu_session", corpus_path, str(out), str(scale), name])
