@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from app.core.atomic import atomic_write_text
 from app.core.rig import NUM_CONTROLS, RigSpec
@@ -182,8 +183,6 @@ HEAD_POSE_KEYS = ("yaw", "pitch", "roll", "tx", "ty", "tz")
 
 def write_curves_json(path: str | Path, curves: np.ndarray, fps: float, rig: RigSpec, *, curve_set: str = "faceboard",
                       name: str = "take", meta: dict | None = None) -> None:
-    import orjson
-
     names, values = curve_set_values(curves, rig, curve_set)
     head = np.asarray(curves[:, NUM_CONTROLS:], np.float64)
     # np.round divides the rounded integer by 10**k, which gives the same double as round() (the nearest one to the
