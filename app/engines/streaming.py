@@ -32,7 +32,10 @@ DEFAULT_HOP = 2  # frames per step (33 ms)
 DEFAULT_LOOKAHEAD = 2  # frames of future audio each frame waits for (33 ms)
 # Audio kept before the oldest frame a step needs: more than the encoders' receptive field, so every frame but the
 # newest few is encoded exactly as offline.
-_MARGIN_FRAMES = 44
+_MARGIN_FRAMES = 46
+# A window starts on a multiple of 3 frames (800 samples), so its log-mel frames fall on the same samples in every
+# window: the frames one window encoded are then exactly those the next would, and can be kept.
+_GRID_FRAMES = 3
 # Frames of stand-in future after the newest sample: the newest audio mirrored in time. Silence there (zero padding)
 # reads to the encoders as speech stopping, which closes the mouth early on every hop.
 _MIRROR_FRAMES = 30
@@ -155,6 +158,14 @@ class StreamingEngine:
                 self._recogniser = load_cached(None, str(self.model.device))
             except (CheckpointError, RecogniserError) as exc:
                 raise StreamingError(f"the mouth-shape recogniser cannot be loaded: {exc}") from None
+        from models.audio_encoder import StreamingEncoder
+
+        # Both encoders keep the frames no later audio can change and compute only the rest at each hop (False:
+        # every hop encodes its whole window, as before; the same figures, about twice the encoder time).
+        self.incremental = True
+        self._encoders = [StreamingEncoder(self.model.encoder)]
+        if self._recogniser is not None:
+            self._encoders.append(StreamingEncoder(self._recogniser.encoder))
         self.reset()
 
     def reset(self) -> None:
@@ -176,6 +187,8 @@ class StreamingEngine:
         self._since_blink = 0  # frames since the last blink (the model's or the keeper's)
         self._blink_gap = self._draw_blink_gap()
         self._blink_pos = -1  # frame of the keeper's blink in progress, -1 when none
+        for encoder in self._encoders:
+            encoder.reset()
 
     def warm_up(self) -> None:
         """Run a few hops on silence and forget them, so the first live frames do not pay for the first calls
@@ -241,7 +254,7 @@ class StreamingEngine:
         t0 = time.perf_counter()
         f0 = self._next
         gen_stop = f0 + count + self.lookahead  # frames f0..gen_stop-1 are sampled; f0..f0+count-1 are returned
-        a = max(0, f0 - _MARGIN_FRAMES)
+        a = _window_start(f0)
         s0 = int(round(a * SAMPLES_PER_FRAME))
         piece = self._audio[s0 - self._audio_start:]
         n_local = gen_stop - a
@@ -254,7 +267,7 @@ class StreamingEngine:
         self._next = f0 + count
         self._index += 1
         # Drop audio no later hop needs.
-        keep_from = int(round(max(0, self._next - _MARGIN_FRAMES) * SAMPLES_PER_FRAME))
+        keep_from = int(round(_window_start(self._next) * SAMPLES_PER_FRAME))
         if keep_from > self._audio_start:
             self._audio = self._audio[keep_from - self._audio_start:]
             self._audio_start = keep_from
@@ -322,8 +335,16 @@ class StreamingEngine:
         out[:, indices("C_eye")] += sac[:, 1:]
         return self.rig.clamp(out).astype(np.float32)
 
-    def _track(self, piece: np.ndarray, mel, a: int, f0: int, n_local: int) -> np.ndarray | None:
-        """The mouth-shape class per local frame (-1 = unsure), gated for speech as offline."""
+    def _encode(self, which: int, mel, a: int, mel_final: int, lo: int, hi: int):
+        """Encoder ``which`` (0: the motion model's, 1: the recogniser's) on local frames lo..hi-1."""
+        if self.incremental:
+            return self._encoders[which](mel, a, mel_final, lo, hi)
+        return self._encoders[which].encoder.forward_mel(mel).transpose(1, 2)[0][lo:hi]
+
+    def _track(self, piece: np.ndarray, mel, a: int, f0: int, n_local: int, lo: int,
+               mel_final: int) -> np.ndarray | None:
+        """The mouth-shape class per local frame (-1 = unsure), gated for speech as offline; frames before ``lo``
+        (no longer needed) are left at silence."""
         if self._recogniser is None:
             return None
         import torch
@@ -331,9 +352,11 @@ class StreamingEngine:
         from app.engines.phonetics import mouth_shapes as S
 
         rec = self._recogniser
-        logits = rec.head(rec.encoder.forward_mel(mel).transpose(1, 2)[0][:n_local]).float()
+        logits = rec.head(self._encode(1, mel, a, mel_final, lo, n_local)).float()
         logits = logits + torch.tensor(rec.config.bias, dtype=torch.float32, device=logits.device)
-        probs = torch.softmax(logits, dim=-1).cpu().numpy()
+        probs = np.zeros((n_local, logits.shape[1]), np.float32)
+        probs[:lo, 0] = 1.0
+        probs[lo:] = torch.softmax(logits, dim=-1).cpu().numpy()
         level, flatness = (v[:n_local] for v in S._band_features(piece, n_local + _MIRROR_FRAMES))
         new = slice(f0 - a, n_local)
         self._hist.loudest_db = max(self._hist.loudest_db, float(level[new].max()))
@@ -381,17 +404,22 @@ class StreamingEngine:
         dev = model.device
         cfg = model.a2l.config
         controls = self.controls
-        mirrored = _with_mirrored_future(piece, n_local)
+        real = min(len(piece), _audio_needed(gen_stop) - int(round(a * SAMPLES_PER_FRAME)))  # heard, not stood in
+        mirrored = _with_mirrored_future(piece, real)
         n_ext = n_local + _MIRROR_FRAMES
         audio = torch.from_numpy(mirrored).to(dev)
         mel = model.encoder.logmel(audio[None], n_ext)  # one log-mel for both networks (they use the same)
-        feats_all = model.encoder.forward_mel(mel).transpose(1, 2)[0][:n_local]  # (n_local, C)
-        track = self._track(mirrored, mel, a, f0, n_local)
+        mel_final = _final_mel_frames(real, mel.shape[-1])
         ctx_lat = self._hist.latents
         n_ctx = 0 if ctx_lat is None else int(ctx_lat.shape[0])
         lo = f0 - a - n_ctx  # local index of the window's first frame
         n = n_ctx + gen_stop - f0
-        feats = feats_all[lo:lo + n]
+        # The lip-closure pass's ramp reaches two frames back: detect on the two frames before the new ones too.
+        back = min(2, f0 - a)
+        first = min(lo, f0 - a - back)
+        feats_all = self._encode(0, mel, a, mel_final, first, n_local)  # (n_local - first, C): frames first..
+        track = self._track(mirrored, mel, a, f0, n_local, lo, mel_final)
+        feats = feats_all[lo - first:lo - first + n]
         w = torch.from_numpy(np.tile(controls.emotion_weights(), (n, 1))).to(dev)
         gaze = torch.tensor([controls.gaze], dtype=torch.float32, device=dev).expand(n, 2)
         ew, other = condition_features(w, torch.ones(n, device=dev), gaze,
@@ -422,9 +450,7 @@ class StreamingEngine:
         keep = min(self.hop, z.shape[0])
         lat_hist = z[:keep] if ctx_lat is None else torch.cat([ctx_lat, z[:keep]])
         self._hist.latents = lat_hist[-cfg.context:].clone()
-        # The lip-closure pass's ramp reaches two frames back: detect on the two frames before the new ones too.
-        back = min(2, f0 - a)
-        closure_feats = feats_all[f0 - a - back:gen_stop - a]
+        closure_feats = feats_all[f0 - a - back - first:gen_stop - a - first]
         curves = model.rig.decode(z).float()
         # Smoothing and lip closure as offline, with the frames already sent as the left edge.
         prev = torch.from_numpy(self._hist.curves).to(dev)
@@ -463,13 +489,30 @@ def _audio_needed(stop_frame: int) -> int:
     """Samples that cover frames before ``stop_frame`` with their analysis windows (a quarter frame and half a
     25 ms window past the last frame's instant): without that real audio, p/b/m closures are found far less often
     (pooled closure 0.70 against 0.78 on the held-out sets)."""
-    return int(np.ceil((stop_frame + 0.25) * SAMPLES_PER_FRAME + 200))
+    # In whole numbers: float rounding at an exact sample would make a window's own count disagree by one sample
+    # with the stream's, so that the result depended on the size of the blocks pushed.
+    return -(-(4 * int(stop_frame) + 1) * int(SAMPLE_RATE) // (4 * int(FPS))) + 200
 
 
-def _with_mirrored_future(piece: np.ndarray, num_frames: int) -> np.ndarray:
-    """``piece`` cut at frame ``num_frames`` and continued by ``_MIRROR_FRAMES`` frames of its own last samples
+def _window_start(first_frame: int) -> int:
+    """The first frame of the window a step that returns ``first_frame`` encodes."""
+    a = max(0, first_frame - _MARGIN_FRAMES)
+    return a - a % _GRID_FRAMES
+
+
+def _final_mel_frames(real_samples: int, count: int) -> int:
+    """How many of a window's ``count`` log-mel frames (models.features.LogMel) lie wholly in its first
+    ``real_samples`` samples: those no later audio changes."""
+    from models.features import FEATURES_PER_FRAME, WIN
+
+    step = SAMPLE_RATE / (FPS * FEATURES_PER_FRAME)
+    centres = np.round(np.arange(count) * step)
+    return int(np.sum(centres + WIN // 2 <= real_samples))
+
+
+def _with_mirrored_future(piece: np.ndarray, end: int) -> np.ndarray:
+    """``piece`` cut after ``end`` samples and continued by ``_MIRROR_FRAMES`` frames of its own last samples
     played backwards (so the continuation joins without a step)."""
-    end = min(len(piece), _audio_needed(num_frames))
     body = piece[:end]
     need = int(np.ceil((_MIRROR_FRAMES + 1) * SAMPLES_PER_FRAME)) + 400
     tail = body[::-1][:need]

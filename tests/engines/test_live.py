@@ -341,3 +341,15 @@ def test_device_refusing_every_rate_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(ai, "_sounddevice", lambda: _FakeSoundDevice(rates=()))
     with pytest.raises(ai.AudioInputError, match="refuses mono float input at 16 kHz and at its own rate"):
         ai.DeviceInput(0).start(lambda b, t: None)
+
+
+def test_incremental_encoders_give_the_frames_of_whole_window_encoding(engine, speech):
+    """The live engine keeps what its encoders computed and encodes only what new audio changed; the frames it
+    sends are those of encoding every hop's whole window."""
+    engine.incremental = False
+    try:
+        whole = _stream(engine, speech, 160)
+    finally:
+        engine.incremental = True
+    kept = _stream(engine, speech, 160)
+    np.testing.assert_allclose(kept, whole, atol=2e-4)
