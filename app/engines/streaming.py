@@ -357,7 +357,16 @@ class StreamingEngine:
         probs = np.zeros((n_local, logits.shape[1]), np.float32)
         probs[:lo, 0] = 1.0
         probs[lo:] = torch.softmax(logits, dim=-1).cpu().numpy()
-        level, flatness = (v[:n_local] for v in S._band_features(piece, n_local + _MIRROR_FRAMES))
+        # The gate's band level and flatness on the frames that matter: from far enough before ``lo`` that the
+        # short-run rule and the flatness average see what they would on the whole window (a start on the 3-frame
+        # grid, so the frames fall on the same samples), to a flatness average past the newest frame.
+        g0 = max(0, lo - 12)
+        g0 -= g0 % _GRID_FRAMES
+        level = np.full(n_local, -120.0, np.float32)
+        flatness = np.ones(n_local, np.float32)
+        part = piece[int(round(g0 * SAMPLES_PER_FRAME)):]
+        lv, fl = S._band_features(part, n_local - g0 + S._FLATNESS_FRAMES // 2 + 1)
+        level[g0:], flatness[g0:] = lv[:n_local - g0], fl[:n_local - g0]
         new = slice(f0 - a, n_local)
         self._hist.loudest_db = max(self._hist.loudest_db, float(level[new].max()))
         speech = (level >= max(S.GATE_FLOOR_DB, self._hist.loudest_db - S.GATE_RANGE_DB)) & \
