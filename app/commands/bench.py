@@ -18,6 +18,7 @@ from pathlib import Path
 
 from app.commands import CommandError
 from app.core.timebase import SAMPLE_RATE
+from app.engines.streaming import DEFAULT_LOOKAHEAD
 
 NAME = "bench"
 HELP = "measure speed (real-time factor) and lip-sync / liveliness figures on real speech"
@@ -50,8 +51,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--lines", type=int, default=200, help="real-speech lines in the batch bench (default 200)")
     p.add_argument("--live-seconds", type=float, default=60.0,
                    help="how long the live bench runs (default 60; the issue's figure is 600)")
-    p.add_argument("--live-lookahead", type=int, default=2, metavar="FRAMES",
-                   help="lookahead of the live engine in the live benches (default 2, as `vasa-rig live`)")
+    p.add_argument("--live-lookahead", type=int, default=DEFAULT_LOOKAHEAD, metavar="FRAMES",
+                   help=f"lookahead of the live engine in the live benches (default {DEFAULT_LOOKAHEAD}, as "
+                        "`vasa-rig live`)")
     p.add_argument("--word-recognition", action="store_true",
                    help="also time PocketSphinx word recognition, the old (slow) audio-only front end")
 

@@ -8,6 +8,7 @@ import threading
 import time
 
 from app.commands import CommandError
+from app.engines.streaming import DEFAULT_LOOKAHEAD
 
 NAME = "live"
 HELP = "live mode: microphone (or a file played in real time) in, Live Link Face packets out, optional recording"
@@ -36,10 +37,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--eye-contact", type=float, default=1.0, help="0..1: how steadily the eyes hold the gaze")
     p.add_argument("--head-distance", type=float, default=60.0, help="head distance in cm (default 60)")
     p.add_argument("--seed", type=int, default=0, help="performance seed (default 0)")
-    p.add_argument("--lookahead", type=int, default=2, metavar="FRAMES",
-                   help="frames of audio each frame waits for, 0-30 (default 2: about 105 ms typical and 120 ms at p95 "
-                        "from voice to packet on a 2-core machine; each frame less is 17 ms sooner and closes the lips "
-                        "less reliably)")
+    p.add_argument("--lookahead", type=int, default=DEFAULT_LOOKAHEAD, metavar="FRAMES",
+                   help=f"frames of audio each frame waits for, 0-30 (default {DEFAULT_LOOKAHEAD}: about 85 ms typical "
+                        "and under 100 ms at p95 from voice to packet on a 2-core machine; each frame more is 17 ms "
+                        "later)")
     p.add_argument("--duration", type=float, default=None, metavar="SECONDS", help="stop after this long")
     p.add_argument("--quiet", action="store_true", help="no status line each second")
 
