@@ -353,3 +353,16 @@ def test_incremental_encoders_give_the_frames_of_whole_window_encoding(engine, s
         engine.incremental = True
     kept = _stream(engine, speech, 160)
     np.testing.assert_allclose(kept, whole, atol=2e-4)
+
+
+def test_live_head_stays_near_its_rest_pose(engine, speech):
+    """With a join every two frames the model's head wanders (tens of degrees over a minute); what is sent keeps the
+    head's motion with the speech but not the wander."""
+    from app.core.rig import load_rig
+
+    rig = load_rig()
+    curves = _stream(engine, np.tile(speech, 6), 160)
+    for name in ("head_yaw", "head_pitch", "head_roll"):
+        head = curves[:, rig.index(name)] - rig.rest[rig.index(name)]
+        assert abs(head.mean()) < 2.0 and head.std() < 3.0, name  # degrees
+        assert head.std() > 0.2, name  # still moving
