@@ -53,8 +53,9 @@ SETTLE_MOUTH = 0.4
 # The head pose live: each hop continues the motion of the frames sent before it, and with a join every two frames
 # the head wanders far more than offline (34 s of Asterisk prompts: yaw / pitch / roll SD 5.1 / 7.9 / 6.5 degrees
 # and the roll at -17 on average, against 1.6 / 1.4 / 0.8 and -0.4 offline). Its running mean over about 1.7 s
-# (HEAD_RATE per frame) is taken off and the rest scaled by HEAD_GAIN about the rest pose, which gives 1.3 / 1.5 /
-# 1.1 degrees around the rest pose; the nods and turns that go with the speech stay.
+# (HEAD_RATE per frame) is taken off and the rest scaled by HEAD_GAIN about the pose the emotion holds, which gives
+# 1.3 / 1.5 / 1.1 degrees; the nods and turns that go with the speech stay. The emotions' poses are the model's own,
+# measured offline when the engine starts (sad, for one, holds the head about 4 degrees lower than neutral).
 HEAD_GAIN = 0.4
 HEAD_RATE = 0.01
 _NOISE_CHUNK = 600  # frames of noise drawn at a time
@@ -164,6 +165,7 @@ class StreamingEngine:
                                      if rig.region(name) in ARTICULATED_REGIONS and name not in CLOSING_CONTROLS])
         self._blink_cols = np.array([rig.index(name) for name in SHARP_CHANNELS])
         self._head_cols = np.array([i for i, name in enumerate(rig.channel_names) if name.startswith("head_")])
+        self._emotion_heads = self._emotion_head_poses()
         self._lock = threading.Lock()
         self._recogniser = None
         if self.model.uses_phones:
@@ -402,11 +404,28 @@ class StreamingEngine:
         self.unsure_frames += int(((track < 0) & speech)[hop_frames].sum())
         return track
 
+    def _emotion_head_poses(self) -> np.ndarray:
+        """(emotions, head channels): the head pose the offline engine holds for each emotion at full intensity,
+        less neutral's, over 2 s of near silence (about 0.5 s for all eight)."""
+        from app.core.settings import EMOTIONS
+
+        n = int(2 * FPS)
+        audio = (np.random.default_rng(self.seed).standard_normal(int(2 * SAMPLE_RATE)) * 1e-4).astype(np.float32)
+        means = []
+        for k in range(len(EMOTIONS)):
+            weights = np.zeros((n, len(EMOTIONS)), np.float32)
+            weights[:, k] = 1.0
+            curves = self.model.generate(audio, n, weights, np.zeros((n, 2), np.float32),
+                                         np.full(n, 60.0, np.float32), seed=self.seed, smooth=0, closure=False)
+            means.append(np.asarray(curves)[:, self._head_cols].mean(axis=0))
+        return (np.array(means) - means[0]).astype(np.float32)
+
     def _steady_head(self, curves: np.ndarray) -> np.ndarray:
-        """The head pose without its slow wander (see HEAD_GAIN), on the frames sent; the frames kept for the next
-        hop's joins stay the model's own, so its smoothing sees the head it made."""
+        """The head pose without its slow wander (see HEAD_GAIN), held about the pose of the live emotion, on the
+        frames sent; the frames kept for the next hop's joins stay the model's own, so its smoothing sees the head
+        it made."""
         cols = self._head_cols
-        rest = self.rig.rest[cols]
+        rest = self.rig.rest[cols] + self.controls.emotion_weights() @ self._emotion_heads
         m = self._head_mean
         out = curves.copy()
         for k in range(len(out)):

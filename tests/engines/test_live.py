@@ -366,3 +366,21 @@ def test_live_head_stays_near_its_rest_pose(engine, speech):
         head = curves[:, rig.index(name)] - rig.rest[rig.index(name)]
         assert abs(head.mean()) < 2.0 and head.std() < 3.0, name  # degrees
         assert head.std() > 0.2, name  # still moving
+
+
+def test_live_head_keeps_the_pose_an_emotion_holds(engine, speech):
+    """Sad holds the head lower offline (about 4 degrees of pitch); the live head keeps that, not the rest pose."""
+    from app.core.rig import load_rig
+    from app.engines.streaming import LiveControls
+
+    pitch = load_rig().index("head_pitch")
+    sad_offset = float(engine._emotion_heads[2, list(engine._head_cols).index(pitch)])
+    assert sad_offset > 2.0  # the model's own sad pose, measured when the engine starts
+    looped = np.tile(speech, 3)
+    neutral = _stream(engine, looped, 160)[:, pitch].mean()
+    engine.controls = LiveControls(emotion="sad", intensity=1.0)
+    try:
+        sad = _stream(engine, looped, 160)[:, pitch].mean()
+    finally:
+        engine.controls = LiveControls()
+    assert sad - neutral > 0.6 * sad_offset
