@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import convolve1d
 
 from app.core.speech import BILABIAL_CLASS, CLASS_PHONES
 from app.core.timebase import FPS, SAMPLE_RATE, frames_for_duration
@@ -222,7 +223,7 @@ def _band_features(samples: np.ndarray, num_frames: int) -> tuple[np.ndarray, np
         c = centres[lo:hi]
         power = np.abs(np.fft.rfft(padded[c[:, None] + offsets] * window, axis=1)[:, band]) ** 2 / norm
         level[a:b] = 10.0 * np.log10(power[a - lo:b - lo].sum(axis=1) + 1e-12)
-        smooth = np.apply_along_axis(np.convolve, 0, power.astype(np.float64), kernel, "same")[a - lo:b - lo] + 1e-12
+        smooth = convolve1d(power.astype(np.float64), kernel, axis=0, mode="constant")[a - lo:b - lo] + 1e-12
         flatness[a:b] = np.exp(np.log(smooth).mean(axis=1)) / smooth.mean(axis=1)
     return level, flatness
 
