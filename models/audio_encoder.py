@@ -215,7 +215,7 @@ class _Layer:
     """One convolution of the encoder (with its residual block around it, for a block), time-major."""
 
     def __init__(self, kind: str, conv: nn.Conv1d, block: ResidualBlock | None = None) -> None:
-        self.kind, self.conv, self.block = kind, conv, block
+        self.kind, self.block = kind, block
         self.stride, self.pad, self.dilation = conv.stride[0], conv.padding[0], conv.dilation[0]
         self.kernel = conv.kernel_size[0]
         self.span = self.dilation * (self.kernel - 1) + 1  # output j reads inputs j*stride - pad ... + span - 1

@@ -275,7 +275,7 @@ class StreamingEngine:
         f0 = self._next
         gen_stop = f0 + count + self.lookahead  # frames f0..gen_stop-1 are sampled; f0..f0+count-1 are returned
         a = _window_start(f0)
-        s0 = int(round(a * SAMPLES_PER_FRAME))
+        s0 = _frame_sample(a)
         piece = self._audio[s0 - self._audio_start:]
         n_local = gen_stop - a
         with torch.inference_mode():
@@ -288,7 +288,7 @@ class StreamingEngine:
         self._next = f0 + count
         self._index += 1
         # Drop audio no later hop needs.
-        keep_from = int(round(_window_start(self._next) * SAMPLES_PER_FRAME))
+        keep_from = _frame_sample(_window_start(self._next))
         if keep_from > self._audio_start:
             self._audio = self._audio[keep_from - self._audio_start:]
             self._audio_start = keep_from
@@ -385,7 +385,7 @@ class StreamingEngine:
         g0 -= g0 % _GRID_FRAMES
         level = np.full(n_local, -120.0, np.float32)
         flatness = np.ones(n_local, np.float32)
-        part = piece[int(round(g0 * SAMPLES_PER_FRAME)):]
+        part = piece[_frame_sample(g0):]
         lv, fl = S._band_features(part, n_local - g0 + S._FLATNESS_FRAMES // 2 + 1)
         level[g0:], flatness[g0:] = lv[:n_local - g0], fl[:n_local - g0]
         new = slice(f0 - a, n_local)
@@ -465,7 +465,7 @@ class StreamingEngine:
         dev = model.device
         cfg = model.a2l.config
         controls = self.controls
-        real = min(len(piece), _audio_needed(gen_stop) - int(round(a * SAMPLES_PER_FRAME)))  # heard, not stood in
+        real = min(len(piece), _audio_needed(gen_stop) - _frame_sample(a))  # heard, not stood in
         mirrored = _with_mirrored_future(piece, real)
         n_ext = n_local + _MIRROR_FRAMES
         audio = torch.from_numpy(mirrored).to(dev)
@@ -559,6 +559,11 @@ def _window_start(first_frame: int) -> int:
     """The first frame of the window a step that returns ``first_frame`` encodes."""
     a = max(0, first_frame - _MARGIN_FRAMES)
     return a - a % _GRID_FRAMES
+
+
+def _frame_sample(frame: int) -> int:
+    """The sample a window starting at ``frame`` starts on (exact for frames on the 3-frame grid)."""
+    return int(round(frame * SAMPLES_PER_FRAME))
 
 
 def _final_mel_frames(real_samples: int, count: int) -> int:
