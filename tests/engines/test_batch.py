@@ -246,3 +246,33 @@ def test_an_unreachable_ray_address_fails_fast_and_clearly(tmp_path):
         run_batch(plan_lines(listing), tmp_path / "out", BatchOptions(ray=f"127.0.0.1:{port}"))
     with pytest.raises(BatchError, match="give HOST:PORT"):
         run_batch(plan_lines(listing), tmp_path / "out", BatchOptions(ray="nonsense"))
+
+
+def _worker_threads() -> dict:
+    import torch
+    from threadpoolctl import threadpool_info
+
+    return {"torch": torch.get_num_threads(),
+            "blas": sorted({p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"})}
+
+
+def test_a_worker_holds_torch_and_numpy_blas_to_its_share_of_the_cores():
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    from app.engines.batch import _init_worker, _worker_context
+
+    with ProcessPoolExecutor(max_workers=1, mp_context=_worker_context(multiprocessing), initializer=_init_worker,
+                             initargs=(1,)) as pool:
+        seen = pool.submit(_worker_threads).result(timeout=120)
+    assert seen["torch"] == 1
+    assert seen["blas"] == [1]  # numpy's BLAS was loaded in the fork server, before the worker was told
+
+
+def test_every_module_the_workers_preload_exists():
+    import importlib
+
+    from app.engines.batch import WORKER_PRELOAD
+
+    for name in WORKER_PRELOAD:  # the fork server skips a name it cannot import without a word
+        importlib.import_module(name)
