@@ -433,10 +433,17 @@ class _Tally:
             self.last_save = time.perf_counter()
 
 
+_ray_threads: int | None = None  # what this Ray worker process was held to, once
+
+
 def _ray_line(job: dict, threads: int) -> dict:
-    """run_line inside a Ray worker (a long-lived process: the models load once in each)."""
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", WORKER_ONEDNN_CACHE)
-    limit_threads(threads)
+    """run_line inside a Ray worker (a long-lived process: the models load once in each, and its threads are set
+    on its first line; threadpoolctl's scan of the loaded libraries costs about 1 ms, not worth paying per line)."""
+    global _ray_threads
+    if _ray_threads != threads:
+        os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", WORKER_ONEDNN_CACHE)
+        limit_threads(threads)
+        _ray_threads = threads
     return run_line(job)
 
 
