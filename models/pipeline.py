@@ -21,6 +21,7 @@ from .checkpoint import CheckpointError, build_module, read_checkpoint, save_che
 from .latents2rig import Latents2RigConfig, RigAutoencoder
 from .rig_channels import SHARP_CHANNELS, RigChannels  # noqa: F401 - SHARP_CHANNELS: the streaming engine's name
 from .sampling import sample_sequence
+from .visemes import NUM_CLASSES, SHAPE_HEAD_NAME, ShapeHead, ShapeHeadConfig
 
 DEFAULT_STEPS = 2
 DEFAULT_GUIDANCE = 1.0
@@ -54,6 +55,8 @@ class NeuralModel(nn.Module):
         super().__init__()
         self.encoder, self.rig, self.a2l = encoder, rig, a2l
         self.closure = None  # models.closure.ClosureHead, fitted after training (optional)
+        # models.visemes.ShapeHead: a mouth-shape reader on the encoder's features, fitted after training (optional)
+        self.shapes = None
         # Where the sampler's steps fall in time (sampling.time_grid), chosen per checkpoint by measurement and
         # kept in its extra data as "time_shift"; 1 (uniform) for checkpoints without one.
         self.time_shift = 1.0
@@ -68,7 +71,10 @@ class NeuralModel(nn.Module):
         return NeuralModel(AudioEncoder(enc), RigAutoencoder(l2r), Audio2Latents(a2l))
 
     def modules_by_name(self) -> dict[str, nn.Module]:
-        return {"audio_encoder": self.encoder, "latents2rig": self.rig, "audio2latents": self.a2l}
+        modules = {"audio_encoder": self.encoder, "latents2rig": self.rig, "audio2latents": self.a2l}
+        if self.shapes is not None:
+            modules[SHAPE_HEAD_NAME] = self.shapes
+        return modules
 
     def save(self, path: str | os.PathLike, extra: dict | None = None) -> None:
         extra = dict(extra or {})
@@ -86,6 +92,13 @@ class NeuralModel(nn.Module):
         model = NeuralModel(build_module(payload, "audio_encoder", AudioEncoderConfig, AudioEncoder),
                             build_module(payload, "latents2rig", Latents2RigConfig, RigAutoencoder),
                             build_module(payload, "audio2latents", Audio2LatentsConfig, Audio2Latents))
+        if SHAPE_HEAD_NAME in payload.get("configs", {}):
+            head = build_module(payload, SHAPE_HEAD_NAME, ShapeHeadConfig, ShapeHead)
+            if head.config.channels != model.encoder.config.channels or head.config.classes != NUM_CLASSES:
+                raise CheckpointError(f"{os.path.basename(path)}: the mouth-shape head reads {head.config.channels} "
+                                      f"channels into {head.config.classes} classes; the encoder has "
+                                      f"{model.encoder.config.channels} and this program uses {NUM_CLASSES}")
+            model.shapes = head.eval()
         extra = payload.get("extra", {})
         if isinstance(extra, dict):
             # Sampler settings chosen per checkpoint by measurement (see the attributes in __init__).
@@ -115,7 +128,8 @@ class NeuralModel(nn.Module):
                  smooth: int = DEFAULT_SMOOTH, callback: Callable[[dict], None] | None = None,
                  cancel: Callable[[], bool] | None = None, closure: bool = True,
                  time_shift: float | None = None, phones: np.ndarray | None = None,
-                 phone_guidance: float | None = None, channels: RigChannels | None = None) -> np.ndarray:
+                 phone_guidance: float | None = None, channels: RigChannels | None = None,
+                 features: torch.Tensor | None = None) -> np.ndarray:
         """(num_frames, 180) float32 curves. Conditions are per frame: emotion_weights (frames, 8) =
         one-hot x intensity (blends allowed), gaze (frames, 2) degrees, head_distance (frames,) cm.
         ``closure``: run the checkpoint's lip-closure pass (models/closure.py) when it has one.
@@ -125,7 +139,8 @@ class NeuralModel(nn.Module):
         ``phone_guidance``: guidance on the phone track alone (the same pass without it as the reference), on the
         first step like ``guidance``; 1 = off, None = the checkpoint's (:attr:`phone_guidance`).
         ``channels``: where the caller's rig keeps the blinks (never smoothed) and the lip-closing controls
-        (models/rig_channels.py); needed when ``smooth`` > 0 or the closure pass runs."""
+        (models/rig_channels.py); needed when ``smooth`` > 0 or the closure pass runs.
+        ``features``: the audio's encoder features (:meth:`encode`), when the caller has them already."""
         # inference_mode skips autograd bookkeeping entirely; inpainting needs gradients inside its projector,
         # which inference tensors cannot take part in, so that path runs under no_grad instead.
         inpaint = locked is not None and bool(np.asarray(locked.mask).any())
@@ -135,7 +150,18 @@ class NeuralModel(nn.Module):
                                   cancel=cancel, closure=closure,
                                   shift=self.time_shift if time_shift is None else float(time_shift), phones=phones,
                                   phone_guidance=self.phone_guidance if phone_guidance is None
-                                  else float(phone_guidance), channels=channels)
+                                  else float(phone_guidance), channels=channels, features=features)
+
+    @torch.no_grad()
+    def encode(self, audio: np.ndarray, num_frames: int) -> torch.Tensor:
+        """(num_frames, channels) audio-encoder features of mono 16 kHz ``audio`` (any length, in chunks)."""
+        return encode_long(self.encoder, torch.as_tensor(np.asarray(audio, dtype=np.float32), device=self.device),
+                           num_frames)
+
+    def shape_probabilities(self, features: torch.Tensor) -> np.ndarray | None:
+        """(frames, classes) mouth-shape probabilities read from encoder features by the checkpoint's shape head
+        (models/visemes.ShapeHead); None when the checkpoint has none."""
+        return None if self.shapes is None else self.shapes.probabilities(features)
 
     @property
     def uses_phones(self) -> bool:
@@ -173,7 +199,8 @@ class NeuralModel(nn.Module):
         return ref + (guidance if guided else phone_guidance) * (full - ref)
 
     def _generate(self, audio, num_frames, emotion_weights, gaze, head_distance, *, seed, steps, guidance, locked,
-                  mode, smooth, callback, cancel, closure, shift, phones, phone_guidance, channels) -> np.ndarray:
+                  mode, smooth, callback, cancel, closure, shift, phones, phone_guidance, channels,
+                  features) -> np.ndarray:
         self.eval()
         closure = closure and self.closure is not None
         if channels is None and (smooth > 0 or closure):
@@ -183,7 +210,15 @@ class NeuralModel(nn.Module):
         if locked is not None and (locked.mask.shape != shape or locked.values.shape != shape):
             raise ValueError(f"locked mask and values must both be {shape}, got {locked.mask.shape} and "
                              f"{locked.values.shape}")
-        feats = encode_long(self.encoder, torch.as_tensor(audio, dtype=torch.float32, device=dev), num_frames)
+        if features is None:
+            feats = self.encode(audio, num_frames)
+        elif tuple(features.shape) != (num_frames, self.encoder.config.channels):
+            raise ValueError(f"features must be ({num_frames}, {self.encoder.config.channels}), "
+                             f"got {tuple(features.shape)}")
+        else:
+            feats = features.to(dev)
+            if feats.is_inference() and not torch.is_inference_mode_enabled():
+                feats = feats.clone()  # inpainting takes gradients, which inference tensors cannot join
         ew, other = condition_features(torch.as_tensor(emotion_weights, dtype=torch.float32, device=dev),
                                        torch.ones(num_frames, device=dev),
                                        torch.as_tensor(gaze, dtype=torch.float32, device=dev),

@@ -1,6 +1,7 @@
 """Choose the mouth-shape recogniser's thresholds on its own validation speakers.
 
     python -m models.sweep_closure CORPUS [CORPUS...] [--clips 40] [--confidence 0.5] [--closure 0.1 0.2 0.3 0.5]
+                                   [--head-weight W]
 
 Each engine animates the validation clips of the corpora (``val_voice`` by default: voices kept out of the
 recogniser's training and out of the held-out sets of ``vasa-rig bench quality``; ``val_real`` holds the bench's
@@ -75,7 +76,16 @@ def main(argv: list[str] | None = None) -> int:
                     help="validation splits (default val_voice: val_real shares its speakers with the held-out "
                          "sets of vasa-rig bench quality, so thresholds chosen on it are not judged independently)")
     ap.add_argument("--weights", default=None, help="recogniser weights to try (default: the shipped ones)")
+    ap.add_argument("--head-weight", type=float, default=None,
+                    help="weight of the encoder head in the front end's mean (default: the shipped one; 0: the "
+                         "recogniser alone)")
     args = ap.parse_args(argv)
+    if args.head_weight is not None:
+        if not 0.0 <= args.head_weight <= 1.0:
+            ap.error("--head-weight must be within 0..1")
+        import app.engines.phonetics.mouth_shapes
+
+        app.engines.phonetics.mouth_shapes.HEAD_WEIGHT = args.head_weight
     if args.weights:
         import models.visemes
 

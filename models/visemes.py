@@ -111,6 +111,38 @@ class VisemeRecogniser(nn.Module):
         return model.to(device).eval()
 
 
+SHAPE_HEAD_NAME = "shape_head"
+
+
+@dataclass
+class ShapeHeadConfig:
+    channels: int = 128  # the audio encoder's feature width
+    hidden: int = 256
+    classes: int = NUM_CLASSES
+
+
+class ShapeHead(nn.Module):
+    """A second reader of the mouth-shape classes: a small network on the neural engine's audio-encoder features
+    (frozen; fitted after the engine's training by models/fit_shape_head.py and kept in its checkpoint). That encoder
+    was trained to predict motion, not classes, on other crops than the recogniser, so its mistakes differ from the
+    recogniser's; the front end averages the two readers' probabilities (app/engines/phonetics/mouth_shapes.py)."""
+
+    def __init__(self, config: ShapeHeadConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.net = nn.Sequential(nn.Linear(config.channels, config.hidden), nn.GELU(),
+                                 nn.Linear(config.hidden, config.classes))
+
+    def forward(self, feats: torch.Tensor) -> torch.Tensor:
+        """(..., channels) encoder features -> (..., classes) logits."""
+        return self.net(feats)
+
+    @torch.no_grad()
+    def probabilities(self, feats: torch.Tensor) -> np.ndarray:
+        """(frames, channels) encoder features -> (frames, classes) float32 probabilities, rows summing to 1."""
+        return torch.softmax(self.net(feats.float()), dim=-1).cpu().numpy().astype(np.float32)
+
+
 _cache: dict[tuple[str, str], VisemeRecogniser] = {}
 _lock = threading.Lock()
 

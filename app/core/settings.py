@@ -58,7 +58,7 @@ RANGES: dict[str, Range] = {
     "guidance": Range(0.0, 5.0, 1.0, "guidance"),
     "phone_guidance": Range(0.0, 5.0, 1.0, "phone guidance"),
     "threshold": Range(0.0, 1.0, 0.5, "recogniser confidence"),
-    "closure_threshold": Range(0.0, 1.0, 0.2, "p/b/m threshold"),
+    "closure_threshold": Range(0.0, 1.0, 0.15, "p/b/m threshold"),
 }
 DEFAULT_STEPS = int(RANGES["steps"].default)
 """The neural engine's sampling steps when none are asked for (models.pipeline.DEFAULT_STEPS is the same)."""
@@ -256,6 +256,7 @@ class Provenance:
     recognised_speech_s: float | None = None
     unsure_fraction: float | None = None  # share of the speech the recogniser was unsure of
     unsure_spans: tuple[tuple[float, float], ...] = ()
+    readers: tuple[str, ...] = ()  # the mouth-shape readers whose probabilities were averaged
     seconds: dict[str, float] = field(default_factory=dict)  # stage -> seconds (align, recognise, synthesis)
     source_file: str | None = None  # imported curves: the file and its frame rate
     source_fps: float | None = None
@@ -268,7 +269,8 @@ class Provenance:
             value = getattr(self, f.name)
             if value is None or value == () or value == {} or (f.name == "inpainted" and not value):
                 continue
-            out[f.name] = [list(s) for s in value] if f.name == "unsure_spans" else value
+            out[f.name] = ([list(s) for s in value] if f.name == "unsure_spans"
+                           else list(value) if f.name == "readers" else value)
         return out
 
     @classmethod
@@ -280,6 +282,8 @@ class Provenance:
         try:
             if "unsure_spans" in values:
                 values["unsure_spans"] = tuple((float(a), float(b)) for a, b in values["unsure_spans"])
+            if "readers" in values:
+                values["readers"] = tuple(str(r) for r in values["readers"])
             if "seconds" in values:
                 values["seconds"] = {str(k): float(v) for k, v in dict(values["seconds"]).items()}
         except (TypeError, ValueError) as exc:

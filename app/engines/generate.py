@@ -97,9 +97,11 @@ def uses_recogniser(settings: GenerationSettings) -> bool:
     return settings.inputs.audio_only and not settings.options.word_recognition
 
 
-def mouth_shapes(clip, settings: GenerationSettings):
-    """The mouth-shape recogniser's reading of the clip (app/engines/phonetics/mouth_shapes.py), with the
-    settings' confidence and p/b/m thresholds (the recogniser's defaults where they are None)."""
+def mouth_shapes(clip, settings: GenerationSettings, features=None):
+    """The mouth-shape readers' reading of the clip (app/engines/phonetics/mouth_shapes.py), with the settings'
+    confidence and p/b/m thresholds (the front end's defaults where they are None): the recogniser, averaged with
+    the neural engine's encoder head when its checkpoint is installed and has one. ``features``: that encoder's
+    features of the clip, when they are computed already."""
     from app.engines.phonetics.mouth_shapes import CLOSURE_THRESHOLD, DEFAULT_THRESHOLD, recognise
     from app.engines.phonetics.segments import PhoneticsError
 
@@ -108,9 +110,24 @@ def mouth_shapes(clip, settings: GenerationSettings):
     closure = CLOSURE_THRESHOLD if o.closure_threshold is None else o.closure_threshold
     try:
         return recognise(clip.samples, clip.sample_rate, threshold, closure_threshold=closure,
-                         num_frames=frames_for_duration(clip.duration, FPS))
+                         num_frames=frames_for_duration(clip.duration, FPS), second=_shape_reader(),
+                         features=features)
     except PhoneticsError as exc:
         raise GenerateError(str(exc)) from None
+
+
+def _shape_reader():
+    """The neural engine's model when it is installed, loads and has a mouth-shape head; else None (the
+    recogniser then reads alone, and the take records so)."""
+    from app.engines import neural
+
+    if not neural.DEFAULT_CHECKPOINT.exists():
+        return None
+    try:
+        model = neural.load_model()
+    except neural.NeuralEngineError:
+        return None
+    return model if model.shapes is not None else None
 
 
 def recognition_notes(shapes) -> tuple[dict, float]:
@@ -120,7 +137,8 @@ def recognition_notes(shapes) -> tuple[dict, float]:
     return {"phones_source": s["phones_source"], "recogniser_threshold": s["recogniser_threshold"],
             "closure_threshold": s["closure_threshold"], "recognised_speech_s": s["recognised_speech_s"],
             "unsure_fraction": s["unsure_fraction"],
-            "unsure_spans": tuple((float(a), float(b)) for a, b in s["unsure_spans"])}, s["recognise_seconds"]
+            "unsure_spans": tuple((float(a), float(b)) for a, b in s["unsure_spans"]),
+            "readers": tuple(s["readers"])}, s["recognise_seconds"]
 
 
 def _alignment_notes(alignment) -> dict:
@@ -205,8 +223,12 @@ class NeuralEngine:
                 else:
                     notes.update(phones_source=alignment.source, phones=len(alignment.speech_phones()))
                 seconds["align"] = round(time.perf_counter() - t0, 3)
+            features = None
             if alignment is None and neural.uses_phones() and (uses_recogniser(settings) or "phones_error" in notes):
-                shapes = mouth_shapes(clip, settings)
+                # The engine's encoder features are computed once: its mouth-shape head reads them here, and the
+                # motion model reads them again below.
+                features = neural.encode(clip)
+                shapes = mouth_shapes(clip, settings, features=features)
                 track = shapes.track
                 recognised, seconds["recognise"] = recognition_notes(shapes)
                 notes.update(recognised)
@@ -220,7 +242,7 @@ class NeuralEngine:
             curves = neural.generate_neural(clip, settings.performance, rest, cancel, locked=locked,
                                             steps=o.steps, guidance=o.guidance,
                                             phones=alignment.phones if alignment else None, track=track,
-                                            phone_guidance=phone_guidance)
+                                            phone_guidance=phone_guidance, features=features)
         except neural.NeuralEngineError as exc:
             raise GenerateError(str(exc)) from None
         seconds["synthesis"] = round(time.perf_counter() - t1, 3)

@@ -49,6 +49,15 @@ def load_model(checkpoint: str | Path | None = None, device: str | None = None):
         return _cache[(path, dev)]
 
 
+def encode(clip, checkpoint: str | Path | None = None, device: str | None = None):
+    """(frames, channels) torch tensor: the checkpoint's audio-encoder features of ``clip`` (16 kHz mono), one per
+    60 fps frame, as :func:`generate_neural` computes them."""
+    samples = np.asarray(clip.samples, dtype=np.float32)
+    if samples.ndim != 1 or len(samples) == 0:
+        raise NeuralEngineError("audio must be a non-empty mono signal")
+    return load_model(checkpoint, device).encode(samples, frames_for_duration(len(samples) / SAMPLE_RATE))
+
+
 def rig_channels():
     """Where the app's rig keeps the channels the model runtime treats on their own (the blinks, the lip-closing
     controls): the runtime does not read the rig, it is told (models/rig_channels.py)."""
@@ -80,7 +89,8 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
                     locked: tuple[np.ndarray, np.ndarray] | None = None, steps: int | None = None,
                     guidance: float | None = None, phones=None,
                                     *, track: np.ndarray | None = None, phone_guidance: float | None = None,
-                    checkpoint: str | Path | None = None, device: str | None = None) -> np.ndarray:
+                    checkpoint: str | Path | None = None, device: str | None = None,
+                    features=None) -> np.ndarray:
     """(frames, 180) float32 base curves for ``clip`` (AudioClip: 16 kHz mono float32 ``samples``).
 
     ``settings``: PerformanceControls (seed, emotion_keys, gaze, head_distance, articulation; eye_contact is not a
@@ -88,7 +98,8 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
     ``phones``: PhoneSegments aligned to the clip (from a transcript), for a model that takes a phone track
     (:func:`uses_phones`); ignored by one that does not. ``track``: instead of ``phones``, the mouth-shape class per
     frame ((frames,) int, -1 = unknown), as the recogniser gives it from the audio alone; ``phone_guidance``
-    overrides the checkpoint's guidance along the track. ``progress`` gets 0..1; ``cancel`` returning True raises
+    overrides the checkpoint's guidance along the track. ``features``: the clip's encoder features (:func:`encode`),
+    when they are computed already. ``progress`` gets 0..1; ``cancel`` returning True raises
     app.core.cancel.Cancelled."""
     from models.pipeline import DEFAULT_GUIDANCE, DEFAULT_STEPS, Locked
 
@@ -121,7 +132,7 @@ def generate_neural(clip, settings, progress: Callable[[float], None] | None = N
     curves = model.generate(samples, n, w, gaze, dist, seed=int(getattr(settings, "seed", 0)),
                             steps=steps or DEFAULT_STEPS, locked=lock, callback=cb, cancel=cancel,
                             guidance=DEFAULT_GUIDANCE if guidance is None else float(guidance), phones=track,
-                            phone_guidance=phone_guidance, channels=rig_channels())
+                            phone_guidance=phone_guidance, channels=rig_channels(), features=features)
     articulation = float(getattr(settings, "articulation", 1.0))
     if articulation != 1.0:
         curves = _scale_articulation(curves, articulation)

@@ -363,9 +363,10 @@ class StreamingEngine:
         return self._encoders[which].encoder.forward_mel(mel).transpose(1, 2)[0][lo:hi]
 
     def _track(self, piece: np.ndarray, mel, a: int, f0: int, n_local: int, lo: int,
-               mel_final: int) -> np.ndarray | None:
+               mel_final: int, feats=None) -> np.ndarray | None:
         """The mouth-shape class per local frame (-1 = unsure), gated for speech as offline; frames before ``lo``
-        (no longer needed) are left at silence."""
+        (no longer needed) are left at silence. ``feats``: the motion model's encoder features of frames lo.., which
+        its mouth-shape head reads (when the checkpoint has one) to average with the recogniser, as offline."""
         if self._recogniser is None:
             return None
         import torch
@@ -378,6 +379,9 @@ class StreamingEngine:
         probs = np.zeros((n_local, logits.shape[1]), np.float32)
         probs[:lo, 0] = 1.0
         probs[lo:] = torch.softmax(logits, dim=-1).cpu().numpy()
+        if feats is not None and self.model.shapes is not None:
+            w = S.HEAD_WEIGHT
+            probs[lo:] = (1.0 - w) * probs[lo:] + w * self.model.shape_probabilities(feats)
         # The gate's band level and flatness on the frames that matter: from far enough before ``lo`` that the
         # short-run rule and the flatness average see what they would on the whole window (a start on the 3-frame
         # grid, so the frames fall on the same samples), to a flatness average past the newest frame.
@@ -479,7 +483,7 @@ class StreamingEngine:
         back = min(2, f0 - a)
         first = min(lo, f0 - a - back)
         feats_all = self._encode(0, mel, a, mel_final, first, n_local)  # (n_local - first, C): frames first..
-        track = self._track(mirrored, mel, a, f0, n_local, lo, mel_final)
+        track = self._track(mirrored, mel, a, f0, n_local, lo, mel_final, feats_all[lo - first:])
         feats = feats_all[lo - first:lo - first + n]
         w = torch.from_numpy(np.tile(controls.emotion_weights(), (n, 1))).to(dev)
         gaze = torch.tensor([controls.gaze], dtype=torch.float32, device=dev).expand(n, 2)

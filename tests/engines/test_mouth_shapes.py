@@ -14,6 +14,7 @@ from app.engines.generate import GenerationSettings, generate_take
 from app.engines.phonetics.mouth_shapes import (
     CLASS_PHONES,
     CLOSURE_THRESHOLD,
+    DEFAULT_THRESHOLD,
     UNSURE_PHONE,
     MouthShapes,
     decide,
@@ -65,13 +66,14 @@ def test_the_default_closure_threshold_closes_on_weaker_p_b_m_evidence():
     p = probs_for([10, 1, 1, 10])
     p[1:3] = 0.0
     p[1:3, 10] = 0.7  # an open vowel is far more likely ...
-    p[1:3, 1] = 0.25  # ... but p/b/m reaches CLOSURE_THRESHOLD (0.2): a missed closure shows more than a brief one
+    p[1:3, 1] = 0.25  # ... but p/b/m reaches CLOSURE_THRESHOLD (0.15): a missed closure shows more than a brief one
     p[1:3, 0] = 0.05
     assert CLOSURE_THRESHOLD < 0.25
     assert frame_phones(p, 0.5).tolist() == [10, 1, 1, 10]
     assert "B" in [s.phone for s in frames_to_segments(p, 0.5)]
-    p[1:3, 1] = 0.15
-    p[1:3, 10] = 0.8
+    p[1:3, 1] = 0.1
+    p[1:3, 10] = 0.85
+    assert CLOSURE_THRESHOLD > 0.1
     assert frame_phones(p, 0.5).tolist() == [10, 10, 10, 10]
 
 
@@ -161,3 +163,10 @@ def test_no_speech_gives_a_resting_mouth(engine, kind):
     opening = M.mouth_opening(take.evaluate())
     assert np.isfinite(take.base).all()
     assert np.percentile(opening, 90) < 0.12, f"{kind}: the mouth opens to {np.percentile(opening, 90):.3f}"
+
+
+def test_the_settings_default_is_the_front_ends_closure_threshold():
+    from app.core.settings import RANGES
+
+    assert RANGES["closure_threshold"].default == CLOSURE_THRESHOLD
+    assert RANGES["threshold"].default == DEFAULT_THRESHOLD

@@ -1,10 +1,16 @@
 """Phonetic front end from audio alone: the trained mouth-shape recogniser (models/visemes.py) per 60 fps frame.
 
-    rec = recognise(clip.samples)                 # MouthShapes
+    rec = recognise(clip.samples, second=model)   # MouthShapes (model: the neural engine's, or None)
     rec.track                                     # (frames,) int8 class, -1 where the recogniser is unsure
     rec.alignment.phones                          # PhoneSegments ("recognised") for the procedural engine
 
-Each frame gets the recogniser's most probable mouth-shape class and its probability. Frames below the confidence
+Two readers give each frame's class probabilities: the recogniser, and a small head on the neural engine's audio
+encoder (models/visemes.ShapeHead, kept in the engine's checkpoint). They were trained apart and err apart, and their
+weighted mean (HEAD_WEIGHT) recognises p/b/m and open vowels better on unseen voices than either
+(models/RECOGNISER_CARD.md); without the
+engine's checkpoint, or with a checkpoint that has no head, the recogniser reads alone.
+
+Each frame gets the most probable mouth-shape class and its probability. Frames below the confidence
 threshold are *unsure*: the neural engine gets "unknown" there (it follows the audio alone, as without any phone
 track), and the procedural engine gets a neutral open vowel shaped by loudness, or silence, never a committed
 consonant. A p/b/m closure has a threshold of its own (a frame is a closure when p/b/m reaches it, whatever else is
@@ -29,13 +35,22 @@ from .segments import Alignment, PhoneSegment, PhoneticsError
 # class's CLASS_PHONES entry, its most typical member.
 UNSURE_PHONE = "AH"  # an unsure speech frame: a mid vowel, its opening driven by the loudness
 DEFAULT_THRESHOLD = 0.5
-# p/b/m needs less. On the recogniser's validation voices (val_voice, clean and through a telephone line; none is in
-# its training or in the bench's held-out sets): `python -m models.sweep_closure CORPUS... --clips 100`, closure /
-# aperture of the procedural engine 0.77 / 2.28 at 0.5, 0.88 / 2.32 at 0.3, 0.92 / 2.23 at 0.2, 0.94 / 2.15 at
-# 0.15 (neural 0.86 / 2.23, 0.89 / 2.24, 0.91 / 2.20, 0.92 / 2.17). Lower still, extra closures on vowels cost more
-# aperture than the closures gain.
-CLOSURE_THRESHOLD = 0.2
+# Both thresholds and the readers' weights are chosen on the recogniser's validation voices (val_voice, clean and
+# through a telephone line; none is in its training or in the bench's held-out sets): `python -m
+# models.sweep_closure CORPUS... --clips 100 [--head-weight W]`, 200 clips, 534 p/b/m. Procedural engine, closure /
+# aperture pooled, at p/b/m thresholds 0.2 and 0.15:
+#   recogniser alone                 0.846 / 2.11   0.880 / 2.04
+#   head weight 0.5 (plain mean)     0.858 / 2.07   0.893 / 2.01
+#   head weight 0.35                 0.860 / 2.14   0.901 / 2.06
+#   head weight 0.2                  0.865 / 2.14   0.890 / 2.06
+# The encoder head reads clean speech better and telephone speech worse than the recogniser; at 0.35 it gains on
+# both channels. p/b/m needs less than the confidence threshold (a frame is a closure when p/b/m reaches it, whatever
+# else is more likely): a missed closure shows more than a brief extra one. Below 0.15 the extra closures on vowels
+# cost more aperture than the closures gain (recogniser alone: 0.77 / 2.28 at 0.5, 0.88 / 2.32 at 0.3).
+HEAD_WEIGHT = 0.35
+CLOSURE_THRESHOLD = 0.15
 BILABIAL = BILABIAL_CLASS
+RECOGNISER, SHAPE_HEAD = "recogniser", "encoder head"  # the two readers, as a take records them
 MAX_SPANS = 200  # unsure spans kept in a take's metadata
 # Speech gate (speech_frames): a frame is silence whatever the recogniser says when its 300-3400 Hz energy is below an
 # absolute floor or far below the clip's loudest frame (hum, rumble, room tone), when that band is as flat as white
@@ -60,6 +75,7 @@ class MouthShapes:
     threshold: float
     seconds: float  # time the recogniser took
     closure_threshold: float = CLOSURE_THRESHOLD
+    readers: tuple[str, ...] = (RECOGNISER,)  # which readers' probabilities were averaged
 
     @property
     def best(self) -> np.ndarray:
@@ -106,7 +122,7 @@ class MouthShapes:
                 "recognised_speech_s": round(float(speech.sum()) / FPS, 2),
                 "unsure_fraction": round(unsure_speech, 3),
                 "unsure_spans": [[round(a, 3), round(b, 3)] for a, b in self.unsure_spans()],
-                "recognise_seconds": round(self.seconds, 3), "frames": n}
+                "recognise_seconds": round(self.seconds, 3), "frames": n, "readers": list(self.readers)}
 
 
 def _runs(values: np.ndarray) -> list[tuple[int, int, int]]:
@@ -168,8 +184,13 @@ def frames_to_segments(probs: np.ndarray, threshold: float = DEFAULT_THRESHOLD,
 
 def recognise(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold: float = DEFAULT_THRESHOLD,
               weights=None, num_frames: int | None = None,
-              closure_threshold: float = CLOSURE_THRESHOLD) -> MouthShapes:
-    """Run the recogniser over mono 16 kHz audio (any length; processed in bounded chunks)."""
+              closure_threshold: float = CLOSURE_THRESHOLD, *, second=None, features=None) -> MouthShapes:
+    """Read the mouth shapes of mono 16 kHz audio (any length; processed in bounded chunks).
+
+    ``second``: the neural engine's model (models.pipeline.NeuralModel), whose encoder head is averaged in (weight
+    HEAD_WEIGHT) when it has one; None, or a model without a head: the recogniser reads alone. ``features``: that
+    encoder's features of this audio ((frames, channels) tensor), when the caller has computed them already (the
+    neural engine does), so they are not computed twice."""
     if sample_rate != SAMPLE_RATE:
         raise PhoneticsError(f"the recogniser needs {SAMPLE_RATE} Hz audio, got {sample_rate} Hz")
     for name, value in (("confidence", threshold), ("closure", closure_threshold)):
@@ -188,12 +209,19 @@ def recognise(samples: np.ndarray, sample_rate: int = SAMPLE_RATE, threshold: fl
     except CheckpointError as exc:
         raise RecogniserError(f"the mouth-shape recogniser cannot be loaded: {exc}") from exc
     probs = model.probabilities(x, n)
+    readers = (RECOGNISER,)
+    if second is not None and second.shapes is not None and n > 0:
+        if features is None or tuple(features.shape) != (n, second.encoder.config.channels):
+            features = second.encode(np.nan_to_num(x), n)
+        probs = (1.0 - HEAD_WEIGHT) * probs + HEAD_WEIGHT * second.shape_probabilities(features)
+        readers += (SHAPE_HEAD,)
     quiet = ~speech_frames(x, n)
     if quiet.any():
         probs = probs.copy()
         probs[quiet] = 0.0
         probs[quiet, 0] = 1.0
-    return MouthShapes(probs, float(threshold), time.perf_counter() - t0, float(closure_threshold))
+    return MouthShapes(probs.astype(np.float32), float(threshold), time.perf_counter() - t0,
+                       float(closure_threshold), readers)
 
 
 def _band_features(samples: np.ndarray, num_frames: int) -> tuple[np.ndarray, np.ndarray]:
