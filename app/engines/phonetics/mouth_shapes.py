@@ -7,8 +7,8 @@
 Two readers give each frame's class probabilities: the recogniser, and a small head on the neural engine's audio
 encoder (models/visemes.ShapeHead, kept in the engine's checkpoint). They were trained apart and err apart, and their
 weighted mean (HEAD_WEIGHT) recognises p/b/m and open vowels better on unseen voices than either
-(models/RECOGNISER_CARD.md); without the
-engine's checkpoint, or with a checkpoint that has no head, the recogniser reads alone.
+(models/RECOGNISER_CARD.md). Without the engine's checkpoint, or with a checkpoint that has no head, the recogniser
+reads alone.
 
 Each frame gets the most probable mouth-shape class and its probability. Frames below the confidence
 threshold are *unsure*: the neural engine gets "unknown" there (it follows the audio alone, as without any phone
