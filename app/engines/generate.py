@@ -227,7 +227,9 @@ class NeuralEngine:
             if alignment is None and neural.uses_phones() and (uses_recogniser(settings) or "phones_error" in notes):
                 # The engine's encoder features are computed once: its mouth-shape head reads them here, and the
                 # motion model reads them again below.
+                t_enc = time.perf_counter()
                 features = neural.encode(clip)
+                seconds["encode"] = round(time.perf_counter() - t_enc, 3)
                 shapes = mouth_shapes(clip, settings, features=features)
                 track = shapes.track
                 recognised, seconds["recognise"] = recognition_notes(shapes)
